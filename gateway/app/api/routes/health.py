@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.app.api.deps import SettingsDep, TorchServeDep
+from gateway.app.api.schemas import HealthResponse, ReadyResponse
+
+router = APIRouter(tags=["Service"])
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health() -> HealthResponse:
+    """Liveness: the gateway process answers (does not look at TorchServe)."""
+    return HealthResponse(status="ok")
+
+
+@router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+async def ready(torchserve: TorchServeDep, settings: SettingsDep) -> JSONResponse:
+    """Readiness: TorchServe answers and every model the gateway uses has a ready worker."""
+    status = await torchserve.model_status()
+    needed = [settings.WHISPER_MODEL]
+    ok = status["torchserve"] and all(status["models"].get(m) for m in needed)
+    body = ReadyResponse(status="ready" if ok else "not_ready", torchserve=status["torchserve"], models=status["models"])
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -1,0 +1,84 @@
+"""Response models: what the API promises, as OpenAPI sees it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ErrorResponse",
+    "HealthResponse",
+    "ReadyResponse",
+    "UploadResponse",
+    "Word",
+    "Segment",
+    "TranscriptionRaw",
+    "TranscribeResponse",
+    "OpenAITranscription",
+    "OpenAIVerboseTranscription",
+]
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What went wrong, for a person to read.")
+
+
+class HealthResponse(BaseModel):
+    status: str = Field("ok", examples=["ok"])
+
+
+class ReadyResponse(BaseModel):
+    status: str = Field(description="'ready' when TorchServe and every model answer, else 'not_ready'.")
+    torchserve: bool
+    models: dict[str, bool] = Field(description="Model name -> has a READY worker.")
+
+
+class UploadResponse(BaseModel):
+    filename: str = Field(description="Name under which the file is stored; use it with /files/download.")
+
+
+class Word(BaseModel):
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+class Segment(BaseModel):
+    id: int
+    seek: int = 0
+    start: float
+    end: float
+    text: str
+    tokens: list[int] = []
+    temperature: float | None = None
+    avg_logprob: float
+    compression_ratio: float | None = None
+    no_speech_prob: float
+    words: list[Word] | None = None
+
+
+class TranscriptionRaw(BaseModel):
+    language: str | None = Field(description="Language code spoken (given or detected).")
+    language_probability: float | None = None
+    duration: float = Field(description="Audio length in seconds.")
+    model: str | None = Field(description="Weights that produced the transcript.")
+    task: str = "transcribe"
+    segments: list[Segment]
+
+
+class TranscribeResponse(BaseModel):
+    text: str
+    raw: TranscriptionRaw
+
+
+class OpenAITranscription(BaseModel):
+    text: str
+
+
+class OpenAIVerboseTranscription(BaseModel):
+    task: str
+    language: str
+    duration: float
+    text: str
+    segments: list[Segment] | None = None
+    words: list[Word] | None = None

@@ -1,0 +1,116 @@
+"""The file store: a folder (a shared volume when scaled out) of uploads and results.
+
+Names are checked against a strict pattern before any path is built, and the
+resolved path must stay inside the root, so no request can read or write outside
+it. Writes go to a hidden temp file that is hard-linked to its final name: the
+link fails instead of overwriting, so two uploads of one name both survive, and a
+reader never sees a half-written file. All methods block; call them via to_thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.core.errors import FileNotFound, InvalidRequest, UploadTooLarge
+
+__all__ = ["LocalFileStore"]
+
+_SAFE = re.compile(r"^[\w][\w.\- ]*$")  # \w is Unicode-aware: Cyrillic names stay readable
+_COPY_CHUNK = 1 << 20
+
+
+class LocalFileStore:
+    def __init__(self, root: Path, max_name_chars: int = 128) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_name_chars = max_name_chars
+
+    # Names -------------------------------------------------------------------
+    def clean_name(self, wanted: str | None) -> str:
+        """A safe stored name derived from a client-supplied one (path parts dropped)."""
+        name = unicodedata.normalize("NFC", (wanted or "").replace("\\", "/").split("/")[-1])
+        name = re.sub(r"[^\w.\- ]", "_", name).strip(" .")
+        if not name or not _SAFE.match(name):
+            name = "upload" + (f"_{name}" if name else "")
+        stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+        ext = ext[:16]
+        stem = stem[: self.max_name_chars - len(ext) - 8] or "upload"
+        return f"{stem}{dot}{ext}"
+
+    def _path(self, name: str) -> Path:
+        """The path of an existing-or-not stored name; rejects anything that is not a plain name."""
+        if (
+            not name
+            or len(name) > self.max_name_chars
+            or name.startswith(".")
+            or "\x00" in name
+            or not _SAFE.match(name)
+        ):
+            raise FileNotFound()
+        path = (self.root / name).resolve()
+        if path.parent != self.root:
+            raise FileNotFound()
+        return path
+
+    # Reads -------------------------------------------------------------------
+    def open_path(self, name: str) -> Path:
+        path = self._path(name)
+        if not path.is_file():
+            raise FileNotFound()
+        return path
+
+    # Writes ------------------------------------------------------------------
+    def save(self, source: BinaryIO, wanted_name: str | None, max_bytes: int) -> str:
+        """Copy ``source`` into the store under a fresh name based on ``wanted_name``."""
+        tmp = self._write_temp(source, max_bytes)
+        try:
+            return self._publish(tmp, self.clean_name(wanted_name))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def save_bytes(self, data: bytes, wanted_name: str) -> str:
+        tmp = self._write_temp_bytes(data)
+        try:
+            return self._publish(tmp, self.clean_name(wanted_name))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_temp(self, source: BinaryIO, max_bytes: int) -> Path:
+        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            written = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := source.read(_COPY_CHUNK):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise UploadTooLarge(f"upload exceeds {max_bytes} bytes")
+                    out.write(chunk)
+            if written == 0:
+                raise InvalidRequest("empty file")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _write_temp_bytes(self, data: bytes) -> Path:
+        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return Path(tmp_name)
+
+    def _publish(self, tmp: Path, name: str) -> str:
+        stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+        for n in range(0, 10_000):
+            candidate = name if n == 0 else f"{stem}_{n}{dot}{ext}"
+            try:
+                os.link(tmp, self.root / candidate)
+            except FileExistsError:
+                continue
+            return candidate
+        raise InvalidRequest("too many files with this name")

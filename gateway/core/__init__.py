@@ -1,0 +1,1 @@
+"""Domain logic of the gateway: settings, audio, transcripts, errors. Imports nothing from app/."""

@@ -1,0 +1,76 @@
+"""Decode any audio container to mono float32 at one sample rate, with PyAV.
+
+PyAV links FFmpeg's own demuxers, decoders and resampler (swresample), so wav,
+flac, mp3, ogg/opus, webm and m4a all decode without a system ffmpeg and without
+torchaudio. The conversion goes through signed 16-bit like faster-whisper's own
+``decode_audio``, so the gateway hands the model the very samples an in-process
+run would see, and PCM16 on the wire to TorchServe loses nothing.
+
+These functions block: call them through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
+
+import av
+import numpy as np
+
+from gateway.core.errors import AudioTooLong, InvalidAudio
+
+__all__ = ["load_and_resample", "to_pcm16", "from_pcm16"]
+
+Source = str | os.PathLike[str] | BinaryIO
+
+
+def load_and_resample(source: Source, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """Return the first audio stream of ``source`` as mono float32 in [-1, 1) at ``sample_rate``.
+
+    Raises InvalidAudio for empty, undecodable or silent-less (no samples) input, and
+    AudioTooLong as soon as more than ``max_seconds`` have been decoded.
+    """
+    limit = None if max_seconds is None else int(max_seconds * sample_rate)
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(source, mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise InvalidAudio("no audio stream in file")
+            stream = container.streams.audio[0]
+            if limit is not None and stream.duration and stream.time_base:
+                if float(stream.duration * stream.time_base) > max_seconds + 1:  # type: ignore[operator]
+                    raise AudioTooLong(f"audio is longer than {max_seconds:g} s")
+            frames = container.decode(stream)
+            while True:
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    frame = None
+                except av.error.InvalidDataError:
+                    continue  # skip a damaged frame, as ffmpeg does
+                for out in resampler.resample(frame):
+                    samples = out.to_ndarray().reshape(-1)
+                    chunks.append(samples)
+                    total += samples.size
+                if limit is not None and total > limit:
+                    raise AudioTooLong(f"audio is longer than {max_seconds:g} s")
+                if frame is None:
+                    break
+    except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
+        raise InvalidAudio("could not decode audio: unsupported or corrupt file") from exc
+    if total == 0:
+        raise InvalidAudio("file holds no audio samples")
+    return np.concatenate(chunks).astype(np.float32) / 32768.0
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] to little-endian PCM16 (exact for audio from load_and_resample)."""
+    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
+
+
+def from_pcm16(data: bytes) -> np.ndarray:
+    if len(data) % 2:
+        raise InvalidAudio("PCM16 data must have an even number of bytes")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
