@@ -83,11 +83,16 @@ def _wait(what: str, process: subprocess.Popen[bytes], timeout: float, probe: Ca
 def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeout: float = 300) -> Iterator[TorchServe]:
     """A TorchServe serving every model in model-store/, ready when this yields."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("inference", "management", "metrics")}
+    ports = {name: free_port() for name in ("inference", "management", "metrics", "grpc_inference", "grpc_management")}
     config = {
         "inference_address": f"http://127.0.0.1:{ports['inference']}",
         "management_address": f"http://127.0.0.1:{ports['management']}",
         "metrics_address": f"http://127.0.0.1:{ports['metrics']}",
+        # TorchServe always opens its gRPC ports too; move them off the defaults.
+        "grpc_inference_address": "127.0.0.1",
+        "grpc_inference_port": str(ports["grpc_inference"]),
+        "grpc_management_address": "127.0.0.1",
+        "grpc_management_port": str(ports["grpc_management"]),
         "model_store": str(ROOT / "model-store"),
         "disable_token_authorization": "true",
         "enable_model_api": "false",

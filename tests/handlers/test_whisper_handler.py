@@ -1,0 +1,135 @@
+"""The whisper handler without a server: real model, real clips, batches with bad items."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from handlers.common.options import load_options
+from handlers.common.payload import BadRequest, decode_item
+from handlers.whisper.asr import WhisperConfig, parse_options
+from handlers.whisper.handler import WhisperHandler
+from tests.wer import normalize
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "model-store" / "whisper"
+
+
+class Context:
+    """What TorchServe hands a handler, reduced to what ours reads and writes."""
+
+    def __init__(self, yaml_config: dict[str, Any]) -> None:
+        self.model_yaml_config = yaml_config
+        self.system_properties = {"model_dir": str(MODEL_DIR)}
+        self.statuses: dict[int, tuple[int, str]] = {}
+
+    def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
+        self.statuses[idx] = (code, phrase)
+
+
+@pytest.fixture(scope="module")
+def handler() -> tuple[WhisperHandler, Context]:
+    import yaml
+
+    if not (MODEL_DIR / "MAR-INF" / "MANIFEST.json").is_file():
+        pytest.fail("model-store/whisper is not built: run `python model-store/build.py`")
+    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()))
+    service = WhisperHandler()
+    service.initialize(ctx)
+    return service, ctx
+
+
+def _pcm_item(audio: np.ndarray, fmt: str, **params: Any) -> dict[str, Any]:
+    dtype = "<i2" if fmt == "s16le" else "<f4"
+    data = (audio * 32768).astype(dtype) if fmt == "s16le" else audio.astype(dtype)
+    return {"audio": bytearray(data.tobytes()), "params": {"format": fmt, "sample_rate": 16000, **params}}
+
+
+def test_batch_with_a_bad_item_answers_each_on_its_own(handler: tuple[WhisperHandler, Context], data_dir: Path) -> None:
+    service, ctx = handler
+    ctx.statuses.clear()
+    from gateway.core.audio import load_and_resample
+
+    ru = load_and_resample(data_dir / "mozilla__DeepSpeech" / "ru.wav", 16000)
+    batch = [
+        {"body": bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())},  # any container, direct call
+        {"data": bytearray(b"this is not audio")},
+        _pcm_item(ru, "f32le", language="ru"),
+        _pcm_item(ru, "s16le", language="ru", beam_size=1),
+        {"audio": bytearray(b"\x00\x01\x02"), "params": json.dumps({"format": "s16le"}).encode()},
+        _pcm_item(ru, "s16le", language="klingon"),
+    ]
+    out = service.handle(batch, ctx)
+    assert len(out) == len(batch)
+    assert "ask what you can do for your country" in normalize(out[0]["text"])
+    assert out[0]["language"] == "en" and out[0]["duration"] == pytest.approx(11.0, abs=0.01)
+    assert ctx.statuses[1][0] == 400 and "undecodable" in out[1]["detail"]
+    for idx in (2, 3):
+        assert out[idx]["language"] == "ru"
+        assert "на его месте" in normalize(out[idx]["text"])
+    assert ctx.statuses[4][0] == 400 and "whole number" in out[4]["detail"]
+    assert ctx.statuses[5][0] == 400 and "unsupported language" in out[5]["detail"]
+    assert set(ctx.statuses) == {1, 4, 5}
+
+
+def test_word_timestamps_and_translate(handler: tuple[WhisperHandler, Context], data_dir: Path) -> None:
+    service, ctx = handler
+    jfk = bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())
+    [result] = service.handle([{"body": jfk, "params": {"word_timestamps": True, "language": "en"}}], ctx)
+    words = [w for s in result["segments"] for w in s["words"]]
+    assert len(words) >= 20
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and words[-1]["end"] <= 11.0 + 0.01
+
+
+def test_options_come_from_yaml_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_options(WhisperConfig, {"beam_size": 3, "device": "cpu"}, "WHISPER")
+    assert (config.beam_size, config.device) == (3, "cpu")
+    monkeypatch.setenv("WHISPER_BEAM_SIZE", "2")
+    monkeypatch.setenv("WHISPER_MODEL_PATH", "/models/large-v3")
+    monkeypatch.setenv("WHISPER_VAD_FILTER", "true")
+    config = load_options(WhisperConfig, {"beam_size": 3}, "WHISPER")
+    assert (config.beam_size, config.model_path, config.vad_filter) == (2, "/models/large-v3", True)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"language": "xx"}, "unsupported language"),
+        ({"task": "summarize"}, "task"),
+        ({"beam_size": 0}, "beam_size"),
+        ({"beam_size": "many"}, "integer"),
+        ({"temperature": 2}, "temperature"),
+        ({"word_timestamps": "maybe"}, "word_timestamps"),
+        ({"initial_prompt": "x" * 5000}, "initial_prompt"),
+    ],
+)
+def test_parse_options_rejects(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        parse_options(params, WhisperConfig())
+
+
+def test_parse_options_defaults_and_auto_language() -> None:
+    opts = parse_options({"language": "auto"}, WhisperConfig(beam_size=4))
+    assert opts.language is None and opts.beam_size == 4 and opts.task == "transcribe"
+    assert parse_options({"language": "RU"}, WhisperConfig()).language == "ru"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({}, "no audio"),
+        ({"audio": b"", "params": {"format": "s16le"}}, "empty"),
+        ({"audio": np.array([np.nan], "<f4").tobytes(), "params": {"format": "f32le"}}, "NaN"),
+        ({"audio": b"\x00\x00", "params": {"format": "u8"}}, "unknown format"),
+        ({"audio": b"\x00\x00", "params": {"format": "s16le", "sample_rate": 8000}}, "16000"),
+        ({"audio": b"\x00\x00", "params": b"{not json"}, "JSON"),
+        ({"body": {"instances": [1]}}, "binary"),
+    ],
+)
+def test_decode_item_rejects(item: dict[str, Any], message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        decode_item(item, 16000)
