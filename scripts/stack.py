@@ -8,6 +8,7 @@ and file store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -32,7 +33,9 @@ def free_port() -> int:
 
 
 def model_names() -> str:
-    out = subprocess.run([sys.executable, str(ROOT / "model-store" / "build.py"), "--list"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "model-store" / "build.py"), "--list"], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -58,10 +61,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
 
@@ -105,13 +106,33 @@ def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeou
     (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs")}
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "TEMP": str(tmp),
+        "LOG_LOCATION": str(workdir / "logs"),
+        "METRICS_LOCATION": str(workdir / "logs"),
+    }
     log = (workdir / "torchserve.out").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "torchserve"), "--start", "--ncs", "--foreground", "--disable-token-auth",
-         "--model-store", str(ROOT / "model-store"), "--ts-config", str(workdir / "config.properties"),
-         "--models", model_names()],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(BIN / "torchserve"),
+            "--start",
+            "--ncs",
+            "--foreground",
+            "--disable-token-auth",
+            "--model-store",
+            str(ROOT / "model-store"),
+            "--ts-config",
+            str(workdir / "config.properties"),
+            "--models",
+            model_names(),
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = TorchServe(config["inference_address"], config["management_address"], workdir, process)
     models = model_names().split(",")
@@ -146,7 +167,11 @@ def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, ti
     log = (workdir / f"gateway-{port}.out").open("wb")
     process = subprocess.Popen(
         [str(BIN / "uvicorn"), "--factory", "gateway.app.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

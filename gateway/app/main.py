@@ -21,7 +21,9 @@ from gateway.core.config import Settings, get_settings
 
 __all__ = ["create_app"]
 
-DESCRIPTION = "REST + WebSocket API for noise suppression, Whisper speech recognition, speaker verification and file storage."
+DESCRIPTION = (
+    "REST + WebSocket API for noise suppression, Whisper speech recognition, speaker verification and file storage."
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

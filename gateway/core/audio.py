@@ -19,7 +19,7 @@ import numpy as np
 
 from gateway.core.errors import AudioTooLong, InvalidAudio
 
-__all__ = ["load_and_resample", "to_pcm16", "from_pcm16"]
+__all__ = ["from_pcm16", "load_and_resample", "to_pcm16"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -39,9 +39,9 @@ def load_and_resample(source: Source, sample_rate: int, max_seconds: float | Non
             if not container.streams.audio:
                 raise InvalidAudio("no audio stream in file")
             stream = container.streams.audio[0]
-            if limit is not None and stream.duration and stream.time_base:
-                if float(stream.duration * stream.time_base) > max_seconds + 1:  # type: ignore[operator]
-                    raise AudioTooLong(f"audio is longer than {max_seconds:g} s")
+            declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+            if max_seconds is not None and declared > max_seconds + 1:  # the header says so: fail before decoding
+                raise AudioTooLong(f"audio is longer than {max_seconds:g} s")
             frames = container.decode(stream)
             while True:
                 try:

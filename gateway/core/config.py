@@ -22,25 +22,44 @@ class Settings(BaseSettings):
 
     # Audio and recognition
     SAMPLE_RATE: int = Field(16000, ge=8000, le=48000, description="Rate Whisper expects; uploads are resampled to it.")
-    DEFAULT_LANGUAGE: str = Field("ru", description="Language used by /audio/transcribe when none is given ('auto' detects).")
-    ASR_PIECE_SEC: float = Field(30.0, gt=5, le=30, description="Longest piece of a file sent in one model request; longer audio is split at its quietest points.")
+    DEFAULT_LANGUAGE: str = Field(
+        "ru", description="Language used by /audio/transcribe when none is given ('auto' detects)."
+    )
+    ASR_PIECE_SEC: float = Field(
+        30.0,
+        gt=5,
+        le=30,
+        description="Longest piece of a file sent in one model request; longer audio is split at its quietest points.",
+    )
     ASR_MAX_PARALLEL_PIECES: int = Field(4, ge=1, le=64, description="Pieces of one file in flight at once.")
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
     ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
 
     # Model server
     TORCHSERVE_URL: str = Field("http://127.0.0.1:8080", description="TorchServe inference API.")
-    TORCHSERVE_MANAGEMENT_URL: str = Field("http://127.0.0.1:8081", description="TorchServe management API, used by /ready only.")
+    TORCHSERVE_MANAGEMENT_URL: str = Field(
+        "http://127.0.0.1:8081", description="TorchServe management API, used by /ready only."
+    )
     TORCHSERVE_CONNECT_TIMEOUT_SEC: float = Field(3.0, gt=0, description="Connect timeout to TorchServe.")
-    TORCHSERVE_TIMEOUT_SEC: float = Field(120.0, gt=0, description="Longest wait for one model answer; past it the client gets 504.")
+    TORCHSERVE_TIMEOUT_SEC: float = Field(
+        120.0, gt=0, description="Longest wait for one model answer; past it the client gets 504."
+    )
     TORCHSERVE_MAX_CONNECTIONS: int = Field(64, ge=1, description="Connection pool size of the shared HTTP client.")
     WHISPER_MODEL: str = Field("whisper", description="TorchServe model name for ASR.")
 
     # Files and limits
-    STORAGE_DIR: Path = Field(Path("var/files"), description="Folder of the file store (a shared volume when scaled out).")
-    MAX_UPLOAD_BYTES: int = Field(100 * MiB, ge=1, description="Largest accepted upload; larger bodies get 413 while streaming.")
-    MULTIPART_OVERHEAD_BYTES: int = Field(64 * 1024, ge=0, description="Allowance for multipart headers and form fields on top of MAX_UPLOAD_BYTES.")
-    MAX_AUDIO_SEC: float = Field(3 * 3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413.")
+    STORAGE_DIR: Path = Field(
+        Path("var/files"), description="Folder of the file store (a shared volume when scaled out)."
+    )
+    MAX_UPLOAD_BYTES: int = Field(
+        100 * MiB, ge=1, description="Largest accepted upload; larger bodies get 413 while streaming."
+    )
+    MULTIPART_OVERHEAD_BYTES: int = Field(
+        64 * 1024, ge=0, description="Allowance for multipart headers and form fields on top of MAX_UPLOAD_BYTES."
+    )
+    MAX_AUDIO_SEC: float = Field(
+        3 * 3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413."
+    )
     MAX_FILENAME_CHARS: int = Field(128, ge=16, le=255, description="Longest stored file name.")
     MAX_CONCURRENT_DECODES: int = Field(4, ge=1, description="Audio decodes running at once in worker threads.")
 

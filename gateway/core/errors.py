@@ -4,15 +4,15 @@ from __future__ import annotations
 
 __all__ = [
     "AudioCoreError",
-    "InvalidRequest",
-    "InvalidAudio",
-    "UnsupportedLanguage",
     "AudioTooLong",
-    "UploadTooLarge",
     "FileNotFound",
-    "ModelUnavailable",
-    "ModelTimeout",
+    "InvalidAudio",
+    "InvalidRequest",
     "ModelError",
+    "ModelTimeout",
+    "ModelUnavailable",
+    "UnsupportedLanguage",
+    "UploadTooLarge",
 ]
 
 

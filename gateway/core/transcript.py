@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["merge_pieces", "transcript_text", "to_srt", "to_vtt"]
+__all__ = ["merge_pieces", "to_srt", "to_vtt", "transcript_text"]
 
 _TIME_KEYS = ("start", "end")
 
@@ -48,7 +48,7 @@ def merge_pieces(results: Sequence[tuple[float, dict[str, Any]]], duration: floa
 
 
 def _timestamp(seconds: float, sep: str) -> str:
-    ms = int(round(seconds * 1000))
+    ms = round(seconds * 1000)
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)

@@ -16,9 +16,9 @@ from typing import Any
 import av
 import numpy as np
 
-__all__ = ["BadRequest", "DecodedItem", "decode_item", "decode_container"]
+__all__ = ["BadRequest", "DecodedItem", "decode_container", "decode_item"]
 
-PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
+PCM_FORMATS: dict[str, np.dtype[Any]] = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 AUDIO_KEYS = ("audio", "data", "body", "file")
 
 

@@ -18,7 +18,12 @@ from scripts.stack import free_port
 def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
     """A client for a gateway whose TorchServe is, unless overridden, a closed port."""
     dead = f"http://127.0.0.1:{free_port()}"
-    values: dict[str, Any] = {"STORAGE_DIR": storage, "TORCHSERVE_URL": dead, "TORCHSERVE_MANAGEMENT_URL": dead, **overrides}
+    values: dict[str, Any] = {
+        "STORAGE_DIR": storage,
+        "TORCHSERVE_URL": dead,
+        "TORCHSERVE_MANAGEMENT_URL": dead,
+        **overrides,
+    }
     settings = Settings(**values)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client

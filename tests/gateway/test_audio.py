@@ -52,7 +52,13 @@ def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("container", "codec", "rate"),
-    [("ogg", "libopus", 48000), ("webm", "libopus", 48000), ("mp4", "aac", 44100), ("mp3", "libmp3lame", 44100), ("wav", "pcm_s16le", 8000)],
+    [
+        ("ogg", "libopus", 48000),
+        ("webm", "libopus", 48000),
+        ("mp4", "aac", 44100),
+        ("mp3", "libmp3lame", 44100),
+        ("wav", "pcm_s16le", 8000),
+    ],
 )
 def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: int) -> None:
     reference = load_and_resample(jfk, SR)

@@ -64,7 +64,18 @@ def test_torchserve_too_slow_is_504(tmp_path: Path, jfk: Path, silent_server: st
     [
         ({"file": ("e.wav", b"", "audio/wav")}, {}, 400, "empty"),
         ({"file": ("x.wav", b"definitely not audio", "audio/wav")}, {}, 400, "decode"),
-        ({"file": ("p.txt", Path("/etc/hostname").read_bytes() if Path("/etc/hostname").exists() else b"host", "text/plain")}, {}, 400, "decode"),
+        (
+            {
+                "file": (
+                    "p.txt",
+                    Path("/etc/hostname").read_bytes() if Path("/etc/hostname").exists() else b"host",
+                    "text/plain",
+                )
+            },
+            {},
+            400,
+            "decode",
+        ),
         (None, {}, 400, "file"),
         (None, {"filename": "missing.wav"}, 404, "File not found"),
         (None, {"filename": "../../etc/passwd"}, 404, "File not found"),
@@ -93,9 +104,17 @@ def test_audio_over_duration_limit_is_413(tmp_path: Path, jfk: Path) -> None:
 
 def test_openai_route_validates_too(tmp_path: Path, jfk: Path) -> None:
     with app_client(tmp_path) as client:
-        r = client.post("/v1/audio/transcriptions", data={"response_format": "xml"}, files={"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")})
+        r = client.post(
+            "/v1/audio/transcriptions",
+            data={"response_format": "xml"},
+            files={"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")},
+        )
         assert r.status_code == 422
-        r = client.post("/v1/audio/transcriptions", data={"language": "zz"}, files={"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")})
+        r = client.post(
+            "/v1/audio/transcriptions",
+            data={"language": "zz"},
+            files={"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")},
+        )
         assert r.status_code == 400
         r = client.post("/v1/audio/transcriptions", data={"model": "whisper-1"})
         assert r.status_code == 422

@@ -34,8 +34,26 @@ def test_long_audio_pieces_cover_it_and_cut_in_quiet(data_dir: Path) -> None:
 
 
 def test_merge_shifts_times_and_renumbers() -> None:
-    a = {"language": "en", "language_probability": 0.9, "model": "m", "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": " Hello", "words": [{"start": 0.1, "end": 0.5, "word": " Hello", "probability": 0.9}]}]}
-    b = {"language": "en", "language_probability": 0.99, "model": "m", "segments": [{"id": 0, "start": 1.0, "end": 3.5, "text": " world."}]}
+    a = {
+        "language": "en",
+        "language_probability": 0.9,
+        "model": "m",
+        "segments": [
+            {
+                "id": 0,
+                "start": 0.0,
+                "end": 2.0,
+                "text": " Hello",
+                "words": [{"start": 0.1, "end": 0.5, "word": " Hello", "probability": 0.9}],
+            }
+        ],
+    }
+    b = {
+        "language": "en",
+        "language_probability": 0.99,
+        "model": "m",
+        "segments": [{"id": 0, "start": 1.0, "end": 3.5, "text": " world."}],
+    }
     merged = merge_pieces([(0.0, a), (28.25, b)], duration=31.75)
     assert merged["text"] == "Hello world."
     assert [s["id"] for s in merged["segments"]] == [0, 1]

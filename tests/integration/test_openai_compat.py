@@ -46,5 +46,7 @@ def test_subtitles(client: OpenAI, jfk: Path) -> None:
 
 def test_russian_detected_and_prompted(client: OpenAI, data_dir: Path) -> None:
     with (data_dir / "mozilla__DeepSpeech" / "ru.wav").open("rb") as fh:
-        result = client.audio.transcriptions.create(model="whisper-1", file=fh, response_format="verbose_json", prompt="Бедняга")
+        result = client.audio.transcriptions.create(
+            model="whisper-1", file=fh, response_format="verbose_json", prompt="Бедняга"
+        )
     assert result.language == "russian" and "на его месте" in normalize(result.text)

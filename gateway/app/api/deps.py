@@ -49,8 +49,12 @@ TranscriberDep = Annotated[Transcriber, Depends(get_transcriber)]
 async def audio_source(
     store: StoreDep,
     file: Annotated[UploadFile | None, File(description="Audio in any common container.")] = None,
-    filename_form: Annotated[str | None, Form(alias="filename", description="Name of an already uploaded file.")] = None,
-    filename_query: Annotated[str | None, Query(alias="filename", description="Name of an already uploaded file.")] = None,
+    filename_form: Annotated[
+        str | None, Form(alias="filename", description="Name of an already uploaded file.")
+    ] = None,
+    filename_query: Annotated[
+        str | None, Query(alias="filename", description="Name of an already uploaded file.")
+    ] = None,
 ) -> Source:
     """The audio a request refers to: an uploaded part ``file`` or a stored ``filename``."""
     stored = filename_form or filename_query

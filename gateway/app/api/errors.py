@@ -18,7 +18,7 @@ from gateway.core.errors import (
     UploadTooLarge,
 )
 
-__all__ = ["STATUS_BY_ERROR", "status_for", "install_error_handlers"]
+__all__ = ["STATUS_BY_ERROR", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from pydantic import BaseModel, Field
 __all__ = [
     "ErrorResponse",
     "HealthResponse",
-    "ReadyResponse",
-    "UploadResponse",
-    "Word",
-    "Segment",
-    "TranscriptionRaw",
-    "TranscribeResponse",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
+    "ReadyResponse",
+    "Segment",
+    "TranscribeResponse",
+    "TranscriptionRaw",
+    "UploadResponse",
+    "Word",
 ]
 
 

@@ -44,7 +44,7 @@ class TorchServeClient:
     async def predict_pcm(self, model: str, pcm16: bytes, sample_rate: int, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``model`` on mono PCM16 audio; return the handler's JSON answer."""
         body = {"format": "s16le", "sample_rate": sample_rate, **params}
-        files = {
+        files: dict[str, tuple[str | None, bytes | str, str]] = {
             "audio": ("audio.pcm", pcm16, "application/octet-stream"),
             "params": (None, json.dumps(body), "application/json"),
         }

@@ -27,12 +27,18 @@ async def transcribe(
     decoder: DecoderDep,
     transcriber: TranscriberDep,
     settings: SettingsDep,
-    language: Annotated[str | None, Query(description="Language code, or 'auto' to detect; default DEFAULT_LANGUAGE.")] = None,
-    task: Annotated[Literal["transcribe", "translate"], Query(description="'translate' gives English text.")] = "transcribe",
+    language: Annotated[
+        str | None, Query(description="Language code, or 'auto' to detect; default DEFAULT_LANGUAGE.")
+    ] = None,
+    task: Annotated[
+        Literal["transcribe", "translate"], Query(description="'translate' gives English text.")
+    ] = "transcribe",
     beam_size: Annotated[int, Query(ge=1, le=10, description="Beam width of the decoder.")] = 5,
     word_timestamps: Annotated[bool, Query(description="Add per-word times to each segment.")] = False,
     vad_filter: Annotated[bool, Query(description="Drop non-speech before decoding (Silero VAD).")] = False,
-    initial_prompt: Annotated[str | None, Query(max_length=1000, description="Text that primes spelling and style.")] = None,
+    initial_prompt: Annotated[
+        str | None, Query(max_length=1000, description="Text that primes spelling and style.")
+    ] = None,
 ) -> TranscribeResponse:
     """Transcribe speech (Whisper): any container in, mono SAMPLE_RATE float32 to the model."""
     options = {

@@ -23,5 +23,7 @@ async def ready(torchserve: TorchServeDep, settings: SettingsDep) -> JSONRespons
     status = await torchserve.model_status()
     needed = [settings.WHISPER_MODEL]
     ok = status["torchserve"] and all(status["models"].get(m) for m in needed)
-    body = ReadyResponse(status="ready" if ok else "not_ready", torchserve=status["torchserve"], models=status["models"])
+    body = ReadyResponse(
+        status="ready" if ok else "not_ready", torchserve=status["torchserve"], models=status["models"]
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -32,7 +32,9 @@ async def create_transcription(
     decoder: DecoderDep,
     transcriber: TranscriberDep,
     file: Annotated[UploadFile, File(description="Audio in any common container.")],
-    model: Annotated[str, Form(description="Accepted for compatibility; the served weights are reported.")] = "whisper-1",
+    model: Annotated[
+        str, Form(description="Accepted for compatibility; the served weights are reported.")
+    ] = "whisper-1",
     language: Annotated[str | None, Form(description="ISO 639-1 code; detected when absent.")] = None,
     prompt: Annotated[str | None, Form(max_length=1000, description="Text that primes spelling and style.")] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
