@@ -1,0 +1,48 @@
+# Audio Core — the two commands: `make up` (run the service) and `make test` (run every check).
+# Both set everything up on a fresh machine: venv, packages, model store.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install models up test lint unit integration bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "TorchServe needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(STAMP)  ## create .venv and install the pinned packages
+
+models: $(STAMP)  ## assemble sha256-checked weights and build the TorchServe archives
+	$(BIN)/python model-store/build.py
+
+up: models  ## run TorchServe + gateway on 127.0.0.1:8000 (Ctrl-C stops both)
+	VENV=$(VENV) scripts/serve.sh
+
+lint: $(STAMP)  ## ruff (lint + format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: models  ## fast tests: gateway and handlers, no TorchServe
+	$(BIN)/python -m pytest -m "not integration"
+
+integration: models  ## tests against a real TorchServe with the real models
+	$(BIN)/python -m pytest -m integration
+
+test: models lint  ## everything CI checks
+	$(BIN)/python -m pytest
+
+bench: models  ## latency of the service vs faster-whisper in-process -> benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.bench_transcribe
+
+clean:  ## remove generated archives, logs and the venv
+	rm -rf model-store/whisper model-store/weights model-store/.staging var $(VENV)
