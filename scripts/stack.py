@@ -22,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.paths import ROOT
+
 BIN = Path(sys.executable).parent
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("AUDIO_CORE_DATA", ROOT.parent / "shared" / "data"))
-WHISPER_DIR = ROOT / "model-store" / "weights" / "whisper-base"
+from scripts.paths import DATA_DIR
+from scripts.paths import WHISPER_WEIGHTS as WHISPER_DIR
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         120.0, gt=0, description="Longest wait for one model answer; past it the client gets 504."
     )
     TORCHSERVE_MAX_CONNECTIONS: int = Field(64, ge=1, description="Connection pool size of the shared HTTP client.")
-    WHISPER_MODEL: str = Field("whisper", description="TorchServe model name for ASR.")
+    ASR_MODEL: str = Field("whisper", description="TorchServe model name for ASR.")
 
     # Files and limits
     STORAGE_DIR: Path = Field(
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         64 * 1024, ge=0, description="Allowance for multipart headers and form fields on top of MAX_UPLOAD_BYTES."
     )
     MAX_AUDIO_SEC: float = Field(
-        3 * 3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413."
+        3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413 (1 h is 230 MB as float32)."
     )
     MAX_FILENAME_CHARS: int = Field(128, ge=16, le=255, description="Longest stored file name.")
     MAX_CONCURRENT_DECODES: int = Field(4, ge=1, description="Audio decodes running at once in worker threads.")

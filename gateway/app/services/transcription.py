@@ -43,7 +43,7 @@ class Transcriber:
         async def run(piece: Piece, opts: dict[str, Any]) -> tuple[float, dict[str, Any]]:
             async with slots:
                 pcm = await asyncio.to_thread(to_pcm16, piece.audio)
-                return piece.offset_sec, await self._client.predict_pcm(s.WHISPER_MODEL, pcm, s.SAMPLE_RATE, opts)
+                return piece.offset_sec, await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, opts)
 
         first = await run(pieces[0], options)
         if options.get("language") is None:
