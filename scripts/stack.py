@@ -156,6 +156,7 @@ def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeou
 @contextmanager
 def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[Gateway]:
     """The gateway app under uvicorn, talking to ``ts``; ready when this yields."""
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     storage = workdir / "files"
     full_env = {
