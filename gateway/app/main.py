@@ -13,8 +13,12 @@ from fastapi import FastAPI
 
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
-from gateway.app.api.routes import audio, files, health, openai
+from gateway.app.api.routes import audio, files, health, openai, speaker
+from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
+from gateway.app.services.microphone import Microphone
+from gateway.app.services.speaker_store import SpeakerStore
+from gateway.app.services.speakers import Speakers
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.app.services.transcription import AudioDecoder, Transcriber
 from gateway.core.config import Settings, get_settings
@@ -32,20 +36,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = TorchServeClient(settings)
+        speaker_store = SpeakerStore(settings.DATABASE_URL, settings.MAX_SAMPLES_PER_SPEAKER, settings.MAX_SPEAKERS)
+        enhancer = Enhancer(settings, client)
         app.state.settings = settings
         app.state.store = LocalFileStore(settings.STORAGE_DIR, settings.MAX_FILENAME_CHARS)
         app.state.torchserve = client
         app.state.decoder = AudioDecoder(settings)
-        app.state.transcriber = Transcriber(settings, client)
+        app.state.enhancer = enhancer
+        app.state.transcriber = Transcriber(settings, client, enhancer)
+        app.state.speakers = Speakers(settings, client, speaker_store)
+        app.state.microphone = Microphone(settings.SAMPLE_RATE, settings.MIC_DEVICE)
         try:
             yield
         finally:
             await client.aclose()
+            speaker_store.close()
 
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
-    for module in (health, files, audio, openai):
+    for module in (health, files, audio, speaker, openai):
         app.include_router(module.router)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

@@ -19,7 +19,7 @@ import numpy as np
 
 from gateway.core.errors import AudioTooLong, InvalidAudio
 
-__all__ = ["from_pcm16", "load_and_resample", "to_pcm16"]
+__all__ = ["from_pcm16", "load_and_resample", "load_audio", "to_pcm16"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -27,11 +27,16 @@ Source = str | os.PathLike[str] | BinaryIO
 def load_and_resample(source: Source, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
     """Return the first audio stream of ``source`` as mono float32 in [-1, 1) at ``sample_rate``.
 
-    Raises InvalidAudio for empty, undecodable or silent-less (no samples) input, and
-    AudioTooLong as soon as more than ``max_seconds`` have been decoded.
+    Raises InvalidAudio for empty or undecodable input, and AudioTooLong as soon as
+    more than ``max_seconds`` have been decoded.
     """
-    limit = None if max_seconds is None else int(max_seconds * sample_rate)
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    return load_audio(source, sample_rate, max_seconds)[0]
+
+
+def load_audio(
+    source: Source, sample_rate: int | None = None, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Like load_and_resample, with ``sample_rate=None`` keeping the file's own rate; returns (audio, rate)."""
     chunks: list[np.ndarray] = []
     total = 0
     try:
@@ -39,6 +44,11 @@ def load_and_resample(source: Source, sample_rate: int, max_seconds: float | Non
             if not container.streams.audio:
                 raise InvalidAudio("no audio stream in file")
             stream = container.streams.audio[0]
+            rate = sample_rate or stream.rate
+            if not rate:
+                raise InvalidAudio("audio stream has no sample rate")
+            limit = None if max_seconds is None else int(max_seconds * rate)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
             declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
             if max_seconds is not None and declared > max_seconds + 1:  # the header says so: fail before decoding
                 raise AudioTooLong(f"audio is longer than {max_seconds:g} s")
@@ -62,7 +72,7 @@ def load_and_resample(source: Source, sample_rate: int, max_seconds: float | Non
         raise InvalidAudio("could not decode audio: unsupported or corrupt file") from exc
     if total == 0:
         raise InvalidAudio("file holds no audio samples")
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
+    return np.concatenate(chunks).astype(np.float32) / 32768.0, rate
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:

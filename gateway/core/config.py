@@ -46,6 +46,31 @@ class Settings(BaseSettings):
     )
     TORCHSERVE_MAX_CONNECTIONS: int = Field(64, ge=1, description="Connection pool size of the shared HTTP client.")
     ASR_MODEL: str = Field("whisper", description="TorchServe model name for ASR.")
+    ENHANCER_MODEL: str = Field("enhancer", description="TorchServe model name for denoising.")
+    SPEAKER_MODEL: str = Field("speaker-embedding", description="TorchServe model name for speaker embeddings.")
+
+    # Enhancement
+    ENHANCE_MAX_SEC: float = Field(
+        120.0, gt=0, le=600, description="Longest audio /audio/enhance takes (it is sent whole, at its own rate)."
+    )
+
+    # Speakers
+    SPEAKER_THRESHOLD: float = Field(
+        0.72, ge=-1, le=1, description="Cosine score at or above which two voices are the same speaker (EER point)."
+    )
+    DATABASE_URL: str = Field(
+        "sqlite:///var/speakers.db", description="SQLAlchemy URL of the speaker store (PostgreSQL when scaled out)."
+    )
+    MAX_SAMPLES_PER_SPEAKER: int = Field(50, ge=1, description="Enrollment samples kept per speaker.")
+    MAX_SPEAKERS: int = Field(10000, ge=1, description="Speakers the store accepts.")
+    MIC_TRAINING_ENABLED: bool = Field(
+        False, description="Allow /speaker/train/microphone to record from the server's input device."
+    )
+    MIC_DEFAULT_SEC: float = Field(5.0, gt=0, description="Recording length when the request names none.")
+    MIC_MAX_SEC: float = Field(30.0, gt=0, le=300, description="Longest recording a request may ask for.")
+    MIC_DEVICE: str | None = Field(
+        None, description="sounddevice input device name or index; default device when unset."
+    )
 
     # Files and limits
     STORAGE_DIR: Path = Field(

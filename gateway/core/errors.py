@@ -5,12 +5,16 @@ from __future__ import annotations
 __all__ = [
     "AudioCoreError",
     "AudioTooLong",
+    "Conflict",
+    "DeviceUnavailable",
     "FileNotFound",
+    "Forbidden",
     "InvalidAudio",
     "InvalidRequest",
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
+    "SpeakerNotFound",
     "UnsupportedLanguage",
     "UploadTooLarge",
 ]
@@ -49,6 +53,22 @@ class UploadTooLarge(AudioCoreError):
 
 class FileNotFound(AudioCoreError):
     detail = "File not found"
+
+
+class SpeakerNotFound(AudioCoreError):
+    detail = "speaker not enrolled"
+
+
+class Conflict(AudioCoreError):
+    detail = "conflict"
+
+
+class Forbidden(AudioCoreError):
+    detail = "forbidden"
+
+
+class DeviceUnavailable(AudioCoreError):
+    detail = "audio device unavailable"
 
 
 class ModelUnavailable(AudioCoreError):

@@ -20,6 +20,7 @@ __all__ = ["BadRequest", "DecodedItem", "decode_container", "decode_item"]
 
 PCM_FORMATS: dict[str, np.dtype[Any]] = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 AUDIO_KEYS = ("audio", "data", "body", "file")
+MIN_RATE, MAX_RATE = 8000, 192000
 
 
 class BadRequest(ValueError):
@@ -28,7 +29,8 @@ class BadRequest(ValueError):
 
 @dataclass
 class DecodedItem:
-    audio: np.ndarray  # mono float32 at the requested rate
+    audio: np.ndarray  # mono float32
+    sample_rate: int
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,16 +57,17 @@ def _params(item: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def decode_container(data: bytes, sample_rate: int) -> np.ndarray:
-    """Decode any container PyAV reads to mono float32 at ``sample_rate``."""
+def decode_container(data: bytes, sample_rate: int | None) -> tuple[np.ndarray, int]:
+    """Decode any container PyAV reads to mono float32 at ``sample_rate`` (None: the file's own)."""
     if not data:
         raise BadRequest("empty audio")
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
     chunks: list[np.ndarray] = []
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise BadRequest("no audio stream in payload")
+            rate = sample_rate or container.streams.audio[0].rate
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
             for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
@@ -76,11 +79,14 @@ def decode_container(data: bytes, sample_rate: int) -> np.ndarray:
         raise BadRequest("undecodable audio") from exc
     if not chunks:
         raise BadRequest("no audio samples in payload")
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
+    return np.concatenate(chunks).astype(np.float32) / 32768.0, rate
 
 
-def decode_item(item: dict[str, Any], sample_rate: int) -> DecodedItem:
-    """Decode one request item; raise BadRequest on anything unusable."""
+def decode_item(item: dict[str, Any], sample_rate: int | None) -> DecodedItem:
+    """Decode one request item at ``sample_rate`` (None: keep the audio's own rate).
+
+    Raises BadRequest on anything unusable.
+    """
     if not isinstance(item, dict):
         raise BadRequest("malformed request")
     params = _params(item)
@@ -95,18 +101,30 @@ def decode_item(item: dict[str, Any], sample_rate: int) -> DecodedItem:
 
     fmt = params.get("format")
     if fmt is None:
-        return DecodedItem(decode_container(data, sample_rate), params)
+        audio, rate = decode_container(data, sample_rate)
+        return DecodedItem(audio, rate, params)
     if fmt not in PCM_FORMATS:
         raise BadRequest(f"unknown format {fmt!r}; use one of {sorted(PCM_FORMATS)}")
-    if int(params.get("sample_rate", sample_rate)) != sample_rate:
+    rate = _pcm_rate(params.get("sample_rate", sample_rate))
+    if sample_rate is not None and rate != sample_rate:
         raise BadRequest(f"PCM must be at {sample_rate} Hz")
     dtype = PCM_FORMATS[fmt]
     if not data or len(data) % dtype.itemsize:
         raise BadRequest("PCM payload is empty or not a whole number of samples")
     samples = np.frombuffer(data, dtype=dtype)
     if dtype.kind == "i":
-        return DecodedItem(samples.astype(np.float32) / 32768.0, params)
+        return DecodedItem(samples.astype(np.float32) / 32768.0, rate, params)
     audio = samples.astype(np.float32)
     if not np.all(np.isfinite(audio)):
         raise BadRequest("PCM payload holds NaN or infinite samples")
-    return DecodedItem(audio, params)
+    return DecodedItem(audio, rate, params)
+
+
+def _pcm_rate(value: Any) -> int:
+    try:
+        rate = int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest("PCM needs an integer sample_rate") from exc
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise BadRequest(f"sample_rate must be between {MIN_RATE} and {MAX_RATE} Hz")
+    return rate

@@ -10,11 +10,15 @@ from fastapi.responses import JSONResponse
 from gateway.core.errors import (
     AudioCoreError,
     AudioTooLong,
+    Conflict,
+    DeviceUnavailable,
     FileNotFound,
+    Forbidden,
     InvalidRequest,
     ModelError,
     ModelTimeout,
     ModelUnavailable,
+    SpeakerNotFound,
     UploadTooLarge,
 )
 
@@ -25,6 +29,10 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[AudioCoreError], int] = {
     InvalidRequest: 400,  # also InvalidAudio, UnsupportedLanguage
     FileNotFound: 404,
+    SpeakerNotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    DeviceUnavailable: 503,
     AudioTooLong: 413,
     UploadTooLarge: 413,
     ModelError: 502,

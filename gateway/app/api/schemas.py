@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "EnhanceResponse",
+    "EnrollResponse",
     "ErrorResponse",
     "HealthResponse",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
     "ReadyResponse",
     "Segment",
+    "SpeakerItem",
+    "SpeakerList",
+    "StatusResponse",
     "TranscribeResponse",
     "TranscriptionRaw",
     "UploadResponse",
+    "VerifyResponse",
     "Word",
 ]
 
@@ -69,6 +77,41 @@ class TranscriptionRaw(BaseModel):
 class TranscribeResponse(BaseModel):
     text: str
     raw: TranscriptionRaw
+
+
+class EnhanceResponse(BaseModel):
+    output_filename: str = Field(description="Stored result; fetch it from /files/download/{output_filename}.")
+
+
+class VerifyResponse(BaseModel):
+    score: float = Field(description="Cosine similarity of the two voices, -1..1.")
+    decision: bool = Field(description="score >= threshold: the same speaker.")
+    threshold: float
+    speaker_id: str | None = Field(
+        description="Enrolled speaker compared against; null when a reference file was sent."
+    )
+
+
+class EnrollResponse(BaseModel):
+    status: str = "ok"
+    speaker_id: str
+    samples: int = Field(description="Enrollment samples the speaker now has.")
+
+
+class SpeakerItem(BaseModel):
+    speaker_id: str
+    samples: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SpeakerList(BaseModel):
+    speakers: list[SpeakerItem]
+
+
+class StatusResponse(BaseModel):
+    status: str = "ok"
+    message: str
 
 
 class OpenAITranscription(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -43,6 +43,17 @@ class TorchServeClient:
 
     async def predict_pcm(self, model: str, pcm16: bytes, sample_rate: int, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``model`` on mono PCM16 audio; return the handler's JSON answer."""
+        response = await self._post(model, pcm16, sample_rate, params)
+        return _json(model, response)
+
+    async def predict_pcm_bytes(self, model: str, pcm16: bytes, sample_rate: int, params: dict[str, Any]) -> bytes:
+        """Run ``model`` on mono PCM16 audio; return the handler's binary answer (e.g. WAV)."""
+        response = await self._post(model, pcm16, sample_rate, params)
+        if response.status_code != 200:
+            _raise_for(model, response)
+        return response.content
+
+    async def _post(self, model: str, pcm16: bytes, sample_rate: int, params: dict[str, Any]) -> httpx.Response:
         body = {"format": "s16le", "sample_rate": sample_rate, **params}
         files: dict[str, tuple[str | None, bytes | str, str]] = {
             "audio": ("audio.pcm", pcm16, "application/octet-stream"),
@@ -57,7 +68,7 @@ class TorchServeClient:
             raise ModelTimeout(f"model '{model}' did not answer in time") from exc
         except httpx.TransportError as exc:
             raise ModelUnavailable("model server is not reachable") from exc
-        return _decode(model, response)
+        return response
 
     async def model_status(self) -> dict[str, Any]:
         """Whether TorchServe answers and which models have a READY worker."""
@@ -76,15 +87,19 @@ class TorchServeClient:
         return status
 
 
-def _decode(model: str, response: httpx.Response) -> dict[str, Any]:
-    if response.status_code == 200:
-        try:
-            result = response.json()
-        except ValueError as exc:
-            raise ModelError(f"model '{model}' sent an unreadable answer") from exc
-        if not isinstance(result, dict):
-            raise ModelError(f"model '{model}' sent an unexpected answer")
-        return result
+def _json(model: str, response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        _raise_for(model, response)
+    try:
+        result = response.json()
+    except ValueError as exc:
+        raise ModelError(f"model '{model}' sent an unreadable answer") from exc
+    if not isinstance(result, dict):
+        raise ModelError(f"model '{model}' sent an unexpected answer")
+    return result
+
+
+def _raise_for(model: str, response: httpx.Response) -> NoReturn:
     detail = _detail(response)
     if response.status_code == 400:
         raise (InvalidAudio if "audio" in detail or "PCM" in detail else InvalidRequest)(detail)

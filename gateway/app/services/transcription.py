@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from gateway.app.services.enhancement import EnhanceOptions, Enhancer
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import Source, load_and_resample, to_pcm16
+from gateway.core.audio import Source, load_and_resample, load_audio, to_pcm16
 from gateway.core.config import Settings
 from gateway.core.pieces import Piece, split_at_quiet
 from gateway.core.transcript import merge_pieces
@@ -24,25 +25,40 @@ class AudioDecoder:
         self._max_sec = settings.MAX_AUDIO_SEC
         self._slots = asyncio.Semaphore(settings.MAX_CONCURRENT_DECODES)
 
-    async def decode(self, source: Source, sample_rate: int | None = None) -> np.ndarray:
+    async def decode(self, source: Source) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE."""
         async with self._slots:
-            return await asyncio.to_thread(load_and_resample, source, sample_rate or self._rate, self._max_sec)
+            return await asyncio.to_thread(load_and_resample, source, self._rate, self._max_sec)
+
+    async def decode_native(self, source: Source, max_seconds: float) -> tuple[np.ndarray, int]:
+        """Mono float32 at the file's own rate, and that rate."""
+        async with self._slots:
+            return await asyncio.to_thread(load_audio, source, None, min(max_seconds, self._max_sec))
 
 
 class Transcriber:
-    def __init__(self, settings: Settings, client: TorchServeClient) -> None:
+    def __init__(self, settings: Settings, client: TorchServeClient, enhancer: Enhancer) -> None:
         self._settings = settings
         self._client = client
+        self._enhancer = enhancer
 
-    async def transcribe(self, audio: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
-        """Transcribe mono float32 audio at SAMPLE_RATE; ``options`` go to the whisper handler."""
+    async def transcribe(
+        self, audio: np.ndarray, options: dict[str, Any], enhance: EnhanceOptions | None = None
+    ) -> dict[str, Any]:
+        """Transcribe mono float32 audio at SAMPLE_RATE; ``options`` go to the whisper handler.
+
+        With ``enhance``, each piece is denoised first (pieces keep requests small for both models).
+        """
         s = self._settings
         pieces = split_at_quiet(audio, s.SAMPLE_RATE, s.ASR_PIECE_SEC)
         slots = asyncio.Semaphore(s.ASR_MAX_PARALLEL_PIECES)
 
         async def run(piece: Piece, opts: dict[str, Any]) -> tuple[float, dict[str, Any]]:
             async with slots:
-                pcm = await asyncio.to_thread(to_pcm16, piece.audio)
+                samples = piece.audio
+                if enhance is not None:
+                    samples = await self._enhancer.enhance(samples, s.SAMPLE_RATE, enhance)
+                pcm = await asyncio.to_thread(to_pcm16, samples)
                 return piece.offset_sec, await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, opts)
 
         first = await run(pieces[0], options)

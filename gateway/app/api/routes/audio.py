@@ -1,13 +1,16 @@
-"""Speech recognition of files: the seed's /audio/transcribe."""
+"""Audio endpoints of the seed: /audio/transcribe and /audio/enhance."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import PurePath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gateway.app.api.deps import AudioSourceDep, DecoderDep, SettingsDep, TranscriberDep
-from gateway.app.api.schemas import ErrorResponse, TranscribeResponse, TranscriptionRaw
+from gateway.app.api.deps import AudioSourceDep, DecoderDep, EnhancerDep, SettingsDep, StoreDep, TranscriberDep
+from gateway.app.api.schemas import EnhanceResponse, ErrorResponse, TranscribeResponse, TranscriptionRaw
+from gateway.app.services.enhancement import EnhanceOptions
 from gateway.core.languages import normalize_language
 
 router = APIRouter(prefix="/audio", tags=["Audio"])
@@ -21,9 +24,12 @@ ERRORS = {
 }
 
 
+Method = Literal["deepfilternet", "noisereduce"]
+
+
 @router.post("/transcribe", response_model=TranscribeResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def transcribe(
-    source: AudioSourceDep,
+    audio: AudioSourceDep,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
     settings: SettingsDep,
@@ -39,6 +45,10 @@ async def transcribe(
     initial_prompt: Annotated[
         str | None, Query(max_length=1000, description="Text that primes spelling and style.")
     ] = None,
+    enhance: Annotated[bool, Query(description="Denoise before recognition (same request, no extra upload).")] = False,
+    enhance_method: Annotated[
+        Method | None, Query(description="Denoiser when enhance=true; default: the model's.")
+    ] = None,
 ) -> TranscribeResponse:
     """Transcribe speech (Whisper): any container in, mono SAMPLE_RATE float32 to the model."""
     options = {
@@ -49,6 +59,26 @@ async def transcribe(
         "vad_filter": vad_filter,
         "initial_prompt": initial_prompt,
     }
-    audio = await decoder.decode(source)
-    result = await transcriber.transcribe(audio, options)
+    samples = await decoder.decode(audio.source)
+    result = await transcriber.transcribe(samples, options, EnhanceOptions(enhance_method) if enhance else None)
     return TranscribeResponse(text=result["text"], raw=TranscriptionRaw.model_validate(result))
+
+
+@router.post("/enhance", response_model=EnhanceResponse, responses=ERRORS)  # type: ignore[arg-type]
+async def enhance(
+    audio: AudioSourceDep,
+    decoder: DecoderDep,
+    enhancer: EnhancerDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    method: Annotated[Method | None, Query(description="deepfilternet (default) or noisereduce.")] = None,
+    atten_lim_db: Annotated[
+        float | None, Query(gt=0, le=100, description="Most attenuation applied to noise, dB (100: no limit).")
+    ] = None,
+) -> EnhanceResponse:
+    """Denoise audio; the result (mono PCM16 WAV at the input's rate) is stored as <name>_enhanced.wav."""
+    samples, rate = await decoder.decode_native(audio.source, settings.ENHANCE_MAX_SEC)
+    wav = await enhancer.enhance_wav(samples, rate, EnhanceOptions(method, atten_lim_db))
+    stem = PurePath(audio.name.replace("\\", "/")).stem or "audio"
+    name = await asyncio.to_thread(store.save_bytes, wav, f"{stem}_enhanced.wav")
+    return EnhanceResponse(output_filename=name)

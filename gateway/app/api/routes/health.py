@@ -21,7 +21,7 @@ async def health() -> HealthResponse:
 async def ready(torchserve: TorchServeDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: TorchServe answers and every model the gateway uses has a ready worker."""
     status = await torchserve.model_status()
-    needed = [settings.ASR_MODEL]
+    needed = [settings.ASR_MODEL, settings.ENHANCER_MODEL, settings.SPEAKER_MODEL]
     ok = status["torchserve"] and all(status["models"].get(m) for m in needed)
     body = ReadyResponse(
         status="ready" if ok else "not_ready", torchserve=status["torchserve"], models=status["models"]

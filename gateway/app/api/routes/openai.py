@@ -11,10 +11,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from gateway.app.api.deps import DecoderDep, TranscriberDep
+from gateway.app.api.deps import DecoderDep, TranscriberDep, upload_source
 from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.schemas import OpenAITranscription, OpenAIVerboseTranscription
-from gateway.core.errors import InvalidRequest
 from gateway.core.languages import LANGUAGE_NAMES, normalize_language
 from gateway.core.transcript import to_srt, to_vtt
 
@@ -44,8 +43,6 @@ async def create_transcription(
     ] = None,
 ) -> Response:
     """Transcribe audio the way OpenAI's /v1/audio/transcriptions does (json, text, srt, vtt, verbose_json)."""
-    if file.size == 0:
-        raise InvalidRequest("empty file")
     granularities = set(timestamp_granularities or ["segment"])
     options: dict[str, Any] = {
         "language": normalize_language(language, None),
@@ -53,7 +50,7 @@ async def create_transcription(
         "word_timestamps": "word" in granularities,
         "temperature": temperature or None,
     }
-    audio = await decoder.decode(file.file)
+    audio = await decoder.decode(upload_source(file))
     result = await transcriber.transcribe(audio, options)
     segments = result["segments"]
     if response_format == "text":

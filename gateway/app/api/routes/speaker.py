@@ -1,0 +1,109 @@
+"""Speaker verification, enrollment and the server-microphone training endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from gateway.app.api.deps import DecoderDep, MicrophoneDep, SettingsDep, SpeakersDep, upload_source
+from gateway.app.api.routes.audio import ERRORS
+from gateway.app.api.schemas import (
+    EnrollResponse,
+    ErrorResponse,
+    SpeakerItem,
+    SpeakerList,
+    StatusResponse,
+    VerifyResponse,
+)
+from gateway.core.errors import Forbidden, InvalidRequest
+from gateway.core.speakers import check_speaker_id
+
+router = APIRouter(prefix="/speaker", tags=["Speaker"])
+
+DEFAULT_SPEAKER = "default"
+SpeakerForm = Annotated[str | None, Form(alias="speaker_id", description="Enrolled speaker (default 'default').")]
+SpeakerQuery = Annotated[str | None, Query(alias="speaker_id", description="Same as the form field.")]
+
+
+def _speaker(form: str | None, query: str | None) -> str:
+    return check_speaker_id(form or query or DEFAULT_SPEAKER)
+
+
+@router.post("/verify", response_model=VerifyResponse, responses=ERRORS)  # type: ignore[arg-type]
+async def verify(
+    decoder: DecoderDep,
+    speakers: SpeakersDep,
+    probe: Annotated[UploadFile, File(description="The voice to check.")],
+    reference: Annotated[UploadFile | None, File(description="A voice to compare with; else the enrolled one.")] = None,
+    speaker_form: SpeakerForm = None,
+    speaker_query: SpeakerQuery = None,
+) -> VerifyResponse:
+    """Is the probe the same speaker as the reference file, or as the enrolled speaker_id?"""
+    probe_audio = await decoder.decode(upload_source(probe))
+    if reference is not None:
+        reference_audio = await decoder.decode(upload_source(reference))
+        result = await speakers.verify_pair(probe_audio, reference_audio)
+        return VerifyResponse(score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=None)
+    speaker_id = _speaker(speaker_form, speaker_query)
+    result = await speakers.verify_enrolled(probe_audio, speaker_id)
+    return VerifyResponse(
+        score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=speaker_id
+    )
+
+
+@router.post("/enroll", response_model=EnrollResponse, responses=ERRORS)  # type: ignore[arg-type]
+async def enroll(
+    decoder: DecoderDep,
+    speakers: SpeakersDep,
+    file: Annotated[UploadFile, File(description="A recording of the speaker; several enrolls are combined.")],
+    speaker_form: SpeakerForm = None,
+    speaker_query: SpeakerQuery = None,
+) -> EnrollResponse:
+    """Add a voice sample to a speaker (created on first enroll)."""
+    speaker_id = _speaker(speaker_form, speaker_query)
+    audio = await decoder.decode(upload_source(file))
+    samples = await speakers.enroll(speaker_id, audio, "upload")
+    return EnrollResponse(speaker_id=speaker_id, samples=samples)
+
+
+@router.get("/speakers", response_model=SpeakerList)
+async def list_speakers(speakers: SpeakersDep) -> SpeakerList:
+    """Enrolled speakers with their sample counts."""
+    rows = await speakers.list()
+    return SpeakerList(speakers=[SpeakerItem(**vars(row)) for row in rows])
+
+
+@router.delete("/speakers/{speaker_id}", response_model=StatusResponse, responses={404: {"model": ErrorResponse}})
+async def delete_speaker(speaker_id: str, speakers: SpeakersDep) -> StatusResponse:
+    """Forget a speaker and all its samples."""
+    await speakers.delete(check_speaker_id(speaker_id))
+    return StatusResponse(message=f"speaker '{speaker_id}' deleted")
+
+
+@router.post(
+    "/train/microphone",
+    response_model=StatusResponse,
+    responses={**ERRORS, 403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},  # type: ignore[dict-item]
+)
+async def train_from_microphone(
+    settings: SettingsDep,
+    microphone: MicrophoneDep,
+    speakers: SpeakersDep,
+    seconds: Annotated[float | None, Query(gt=0, description="Recording length (default MIC_DEFAULT_SEC).")] = None,
+    speaker_form: SpeakerForm = None,
+    speaker_query: SpeakerQuery = None,
+) -> StatusResponse:
+    """Record from the server's microphone and enroll it. Off unless MIC_TRAINING_ENABLED=true."""
+    if not settings.MIC_TRAINING_ENABLED:
+        raise Forbidden("microphone training is disabled on this server (set MIC_TRAINING_ENABLED=true)")
+    duration = seconds or settings.MIC_DEFAULT_SEC
+    if duration > settings.MIC_MAX_SEC:
+        raise InvalidRequest(f"seconds must be at most {settings.MIC_MAX_SEC:g}")
+    speaker_id = _speaker(speaker_form, speaker_query)
+    audio = await asyncio.to_thread(microphone.record, duration)
+    samples = await speakers.enroll(speaker_id, audio, "microphone")
+    return StatusResponse(
+        message=f"recorded {duration:g} s and enrolled speaker '{speaker_id}' ({samples} sample{'s' * (samples != 1)})"
+    )

@@ -1,0 +1,42 @@
+"""The server's own input device, via sounddevice (PortAudio). Trusted deployments only.
+
+PortAudio is loaded lazily: a gateway without it (most containers) still starts,
+and only this endpoint answers 503.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from gateway.core.errors import Conflict, DeviceUnavailable
+
+__all__ = ["Microphone"]
+
+
+class Microphone:
+    def __init__(self, sample_rate: int, device: str | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.device: str | int | None = int(device) if device and device.isdigit() else device
+        self._busy = threading.Lock()
+
+    def record(self, seconds: float) -> np.ndarray:
+        """Record ``seconds`` of mono float32 at ``sample_rate``; blocks for that long."""
+        if not self._busy.acquire(blocking=False):
+            raise Conflict("the microphone is already recording")
+        try:
+            try:
+                import sounddevice as sd
+            except OSError as exc:  # libportaudio missing
+                raise DeviceUnavailable("no audio input: PortAudio is not installed on the server") from exc
+            try:
+                sd.check_input_settings(device=self.device, channels=1, samplerate=self.sample_rate, dtype="float32")
+                frames = int(seconds * self.sample_rate)
+                audio = sd.rec(frames, samplerate=self.sample_rate, channels=1, dtype="float32", device=self.device)
+                sd.wait()
+            except (sd.PortAudioError, ValueError) as exc:
+                raise DeviceUnavailable("no usable audio input device on the server") from exc
+            return np.ascontiguousarray(audio[:, 0])
+        finally:
+            self._busy.release()

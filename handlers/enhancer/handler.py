@@ -1,0 +1,31 @@
+"""TorchServe shell around handlers.enhancer.denoise: audio in, PCM16 WAV at the input's rate out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.common.payload import DecodedItem, decode_item
+from handlers.common.shell import AudioModelHandler
+from handlers.enhancer.denoise import Enhancer, EnhancerConfig, to_wav
+
+log = logging.getLogger(__name__)
+
+
+class EnhancerHandler(AudioModelHandler):
+    config_cls = EnhancerConfig
+    env_prefix = "ENHANCER"
+    content_type = "audio/wav"
+
+    def load(self, config: EnhancerConfig, model_dir: str, gpu_id: int | None) -> None:
+        self.enhancer = Enhancer(config, base_dir=model_dir)
+        log.info("enhancer loaded; default method %s", config.method)
+
+    def prepare(self, item: Any) -> DecodedItem:
+        return decode_item(item, None)  # keep the caller's rate: the answer comes back at it
+
+    def run_one(self, job: DecodedItem) -> bytes:
+        audio = self.enhancer.enhance(
+            job.audio, job.sample_rate, job.params.get("method"), job.params.get("atten_lim_db")
+        )
+        return to_wav(audio, job.sample_rate)
