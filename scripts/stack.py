@@ -164,6 +164,7 @@ def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, ti
         "TORCHSERVE_URL": ts.inference_url,
         "TORCHSERVE_MANAGEMENT_URL": ts.management_url,
         "STORAGE_DIR": str(storage),
+        "DATABASE_URL": f"sqlite:///{workdir / 'speakers.db'}",
         **(env or {}),
     }
     log = (workdir / f"gateway-{port}.out").open("wb")

@@ -20,6 +20,7 @@ def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
     dead = f"http://127.0.0.1:{free_port()}"
     values: dict[str, Any] = {
         "STORAGE_DIR": storage,
+        "DATABASE_URL": f"sqlite:///{storage.parent / (storage.name + '-speakers.db')}",
         "TORCHSERVE_URL": dead,
         "TORCHSERVE_MANAGEMENT_URL": dead,
         **overrides,
