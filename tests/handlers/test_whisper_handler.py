@@ -13,30 +13,17 @@ from handlers.common.options import load_options
 from handlers.common.payload import BadRequest, decode_item
 from handlers.whisper.asr import WhisperConfig, parse_options
 from handlers.whisper.handler import WhisperHandler
+from tests.handlers.context import Context, built_model_dir
 from tests.wer import normalize
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model-store" / "whisper"
-
-
-class Context:
-    """What TorchServe hands a handler, reduced to what ours reads and writes."""
-
-    def __init__(self, yaml_config: dict[str, Any]) -> None:
-        self.model_yaml_config = yaml_config
-        self.system_properties = {"model_dir": str(MODEL_DIR)}
-        self.statuses: dict[int, tuple[int, str]] = {}
-
-    def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
-        self.statuses[idx] = (code, phrase)
+MODEL_DIR = built_model_dir("whisper")
 
 
 @pytest.fixture(scope="module")
 def handler() -> tuple[WhisperHandler, Context]:
     import yaml
 
-    if not (MODEL_DIR / "MAR-INF" / "MANIFEST.json").is_file():
-        pytest.fail("model-store/whisper is not built: run `python model-store/build.py`")
-    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()))
+    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()), MODEL_DIR)
     service = WhisperHandler()
     service.initialize(ctx)
     return service, ctx

@@ -31,12 +31,13 @@ class Microphone:
             except OSError as exc:  # libportaudio missing
                 raise DeviceUnavailable("no audio input: PortAudio is not installed on the server") from exc
             try:
-                sd.check_input_settings(device=self.device, channels=1, samplerate=self.sample_rate, dtype="float32")
+                # PCM16 is what every capture device (and ALSA's file plugin) delivers natively.
+                sd.check_input_settings(device=self.device, channels=1, samplerate=self.sample_rate, dtype="int16")
                 frames = int(seconds * self.sample_rate)
-                audio = sd.rec(frames, samplerate=self.sample_rate, channels=1, dtype="float32", device=self.device)
+                audio = sd.rec(frames, samplerate=self.sample_rate, channels=1, dtype="int16", device=self.device)
                 sd.wait()
             except (sd.PortAudioError, ValueError) as exc:
                 raise DeviceUnavailable("no usable audio input device on the server") from exc
-            return np.ascontiguousarray(audio[:, 0])
+            return audio[:, 0].astype(np.float32) / 32768.0
         finally:
             self._busy.release()

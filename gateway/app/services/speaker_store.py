@@ -67,6 +67,7 @@ class SpeakerStore:
         self.engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
         Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.max_samples = max_samples
@@ -81,7 +82,9 @@ class SpeakerStore:
         for attempt in range(2):
             try:
                 with self._session.begin() as session:
-                    if session.get(SpeakerRow, speaker_id) is None:
+                    # Row lock (PostgreSQL) / IMMEDIATE transaction (SQLite): enrolls of one speaker
+                    # run one after another, so the count and the sample limit are exact.
+                    if session.get(SpeakerRow, speaker_id, with_for_update=True) is None:
                         if (session.scalar(select(func.count()).select_from(SpeakerRow)) or 0) >= self.max_speakers:
                             raise Conflict(f"the store holds the maximum of {self.max_speakers} speakers")
                         session.add(SpeakerRow(speaker_id=speaker_id))
@@ -134,7 +137,13 @@ class SpeakerStore:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    # SQLite has no row locks: take the write lock up front so writers serialise instead of racing.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

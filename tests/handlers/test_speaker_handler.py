@@ -1,0 +1,54 @@
+"""The speaker-embedding handler in-process: GE2E on real LibriSpeech speakers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.core.audio import load_and_resample, to_pcm16
+from handlers.speaker_embedding.handler import SpeakerEmbeddingHandler
+from tests.handlers.context import Context, built_model_dir
+
+MODEL_DIR = built_model_dir("speaker-embedding")
+LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
+
+
+@pytest.fixture(scope="module")
+def handler() -> tuple[SpeakerEmbeddingHandler, Context]:
+    import yaml
+
+    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()), MODEL_DIR)
+    service = SpeakerEmbeddingHandler()
+    service.initialize(ctx)
+    return service, ctx
+
+
+def _pcm(path: Path) -> dict[str, object]:
+    return {
+        "audio": bytearray(to_pcm16(load_and_resample(path, 16000))),
+        "params": {"format": "s16le", "sample_rate": 16000},
+    }
+
+
+def test_same_speaker_scores_higher_and_silence_is_rejected(
+    handler: tuple[SpeakerEmbeddingHandler, Context], data_dir: Path
+) -> None:
+    service, ctx = handler
+    a1, a2 = sorted((data_dir / LIBRI / "1688").glob("*.flac"))[:2]
+    b1 = sorted((data_dir / LIBRI / "2033").glob("*.flac"))[0]
+    silence = {"audio": bytearray(bytes(32000)), "params": {"format": "s16le", "sample_rate": 16000}}
+    hum = {
+        "audio": bytearray(to_pcm16(0.001 * np.ones(16000, np.float32))),
+        "params": {"format": "s16le", "sample_rate": 16000},
+    }
+    out = service.handle([_pcm(a1), _pcm(a2), silence, {"body": bytearray(b1.read_bytes())}, hum], ctx)
+    vectors = [np.array(out[i]["embedding"]) for i in (0, 1, 3)]
+    for v in vectors:
+        assert v.shape == (256,) and abs(np.linalg.norm(v) - 1) < 1e-4
+    same, different = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    assert same > 0.72 > different
+    assert ctx.statuses[2][0] == 400 and "no speech" in out[2]["detail"]
+    assert ctx.statuses[4][0] == 400 and "no speech" in out[4]["detail"]
+    assert set(ctx.statuses) == {2, 4}
