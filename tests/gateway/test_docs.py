@@ -6,6 +6,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from gateway.core.config import Settings
+from handlers.enhancer.denoise import EnhancerConfig
+from handlers.speaker_embedding.embedding import SpeakerConfig
 from handlers.whisper.asr import WhisperConfig
 from scripts.paths import ROOT
 from tests.gateway.app_client import app_client
@@ -14,7 +16,8 @@ from tests.gateway.app_client import app_client
 def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`{name}`" not in readme]
-    missing += [f.name for f in fields(WhisperConfig) if f"`{f.name}`" not in readme]
+    for config in (WhisperConfig, EnhancerConfig, SpeakerConfig):
+        missing += [f"{config.__name__}.{f.name}" for f in fields(config) if f"`{f.name}`" not in readme]
     assert missing == []
     assert "make up" in readme and "make test" in readme
 

@@ -102,6 +102,26 @@ def test_audio_over_duration_limit_is_413(tmp_path: Path, jfk: Path) -> None:
     assert r.status_code == 413 and "longer than 5 s" in r.json()["detail"]
 
 
+def test_enhance_over_its_duration_limit_is_413(tmp_path: Path, jfk: Path) -> None:
+    with app_client(tmp_path, ENHANCE_MAX_SEC=5) as client:
+        r = client.post("/audio/enhance", files={"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")})
+    assert r.status_code == 413 and "longer than 5 s" in r.json()["detail"]
+    assert stored_files(tmp_path) == []
+
+
+def test_speaker_routes_validate_before_the_model(tmp_path: Path, jfk: Path) -> None:
+    with app_client(tmp_path) as client:
+        assert client.post("/speaker/verify", files={}).status_code == 422
+        r = client.post("/speaker/verify", files={"probe": ("p.flac", jfk.read_bytes())}, data={"speaker_id": "a/b"})
+        assert r.status_code == 400 and "speaker_id" in r.json()["detail"]
+        r = client.post("/speaker/verify", files={"probe": ("p.flac", jfk.read_bytes())}, data={"speaker_id": "ghost"})
+        assert r.status_code == 404 and "not enrolled" in r.json()["detail"]  # the store answers before TorchServe
+        assert client.delete("/speaker/speakers/ghost").status_code == 404
+        assert client.get("/speaker/speakers").json() == {"speakers": []}
+        r = client.post("/speaker/train/microphone")
+        assert r.status_code == 403 and "MIC_TRAINING_ENABLED" in r.json()["detail"]
+
+
 def test_openai_route_validates_too(tmp_path: Path, jfk: Path) -> None:
     with app_client(tmp_path) as client:
         r = client.post(
