@@ -1,9 +1,12 @@
-"""Latency of /audio/transcribe against faster-whisper in-process, in one run.
+"""`make bench`: the service against its models in-process, in one run, on one machine.
 
-Both sides use the same weights (Whisper base, CTranslate2 int8 on CPU or float16
-on CUDA), the same clips and the same options (beam 5, language given). Requests
-are sent one at a time and the two sides alternate, so they never compete for
-cores; the figure that matters is the ratio of medians (goal <= 1.10).
+- Transcription: /audio/transcribe vs faster-whisper in-process, same weights (Whisper
+  base, int8 on CPU or float16 on CUDA), clips and options (beam 5, language given).
+  Requests go one at a time and the two sides alternate, so they never compete for
+  cores; the figure that matters is the ratio of medians (goal <= 1.10).
+- Enhancement: real-time factor of each method, through /audio/enhance and in-process.
+- Speaker verification: latency of /speaker/verify with a reference file and against
+  an enrolled speaker.
 
     python -m benchmarks.bench_transcribe [--repeats 5]
 """
@@ -15,7 +18,9 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -34,6 +39,81 @@ CLIPS = [
     ("snakers4__silero-vad/en.wav", "en"),  # 60 s: two pieces in parallel through the gateway
 ]
 RESULTS = ROOT / "benchmarks" / "results"
+NOISY = [
+    "facebookresearch__denoiser/valentini_noisy/p287_002.wav",
+    "Rikorose__DeepFilterNet/noisy_snr0.wav",
+]
+SPEAKER_CLIPS = [
+    "resemble-ai__Resemblyzer/librispeech_test-other/1688/1688-142285-0001.flac",
+    "resemble-ai__Resemblyzer/librispeech_test-other/1688/1688-142285-0002.flac",
+]
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _enhance_call(client: httpx.Client, url: str, method: str, name: str, data: bytes) -> None:
+    client.post(url, params={"method": method}, files={"file": (name, data)}).raise_for_status()
+
+
+def bench_enhance(client: httpx.Client, url: str, repeats: int) -> list[dict[str, object]]:
+    from gateway.core.audio import load_audio
+    from handlers.enhancer.denoise import Enhancer, EnhancerConfig
+
+    local = Enhancer(EnhancerConfig(), base_dir=str(ROOT / "model-store" / "enhancer"))
+    rows: list[dict[str, object]] = []
+    for name in NOISY:
+        path = DATA / name
+        data = path.read_bytes()
+        audio, rate = load_audio(path)
+        seconds = len(audio) / rate
+        for method in ("deepfilternet", "noisereduce"):
+            api = partial(_enhance_call, client, f"{url}/audio/enhance", method, path.name, data)
+            api()  # warm-up
+            service = _median_time(api, repeats)
+            direct = _median_time(partial(local.enhance, audio, rate, method, None), repeats)
+            rows.append(
+                {
+                    "clip": name,
+                    "rate": rate,
+                    "audio_sec": round(seconds, 2),
+                    "method": method,
+                    "service_rtf": round(service / seconds, 3),
+                    "direct_rtf": round(direct / seconds, 3),
+                }
+            )
+            print(rows[-1])
+    return rows
+
+
+def bench_verify(client: httpx.Client, url: str, repeats: int) -> dict[str, float]:
+    probe, reference = (DATA / name for name in SPEAKER_CLIPS)
+    files = {"probe": (probe.name, probe.read_bytes()), "reference": (reference.name, reference.read_bytes())}
+    client.post(
+        f"{url}/speaker/enroll", data={"speaker_id": "bench"}, files={"file": files["reference"]}
+    ).raise_for_status()
+
+    def pair() -> None:
+        client.post(f"{url}/speaker/verify", files=files).raise_for_status()
+
+    def enrolled() -> None:
+        client.post(
+            f"{url}/speaker/verify", data={"speaker_id": "bench"}, files={"probe": files["probe"]}
+        ).raise_for_status()
+
+    pair()
+    result = {
+        "verify_with_reference_median_sec": round(_median_time(pair, repeats), 3),
+        "verify_enrolled_median_sec": round(_median_time(enrolled, repeats), 3),
+    }
+    print(result)
+    return result
 
 
 def main() -> None:
@@ -83,6 +163,8 @@ def main() -> None:
                 }
             )
             print(rows[-1])
+        enhance_rows = bench_enhance(client, gw.url, args.repeats)
+        verify = bench_verify(client, gw.url, args.repeats)
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -95,9 +177,11 @@ def main() -> None:
             / statistics.median(r["direct_median_sec"] for r in rows),
             3,
         ),
+        "enhance": enhance_rows,
+        "verify": verify,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "transcribe_latency.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     write_markdown(result)
     print(f"overall ratio {result['overall_ratio_of_medians']}; written to {RESULTS}")
 
@@ -105,7 +189,9 @@ def main() -> None:
 def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
     m = result["machine"]
     lines = [
-        "# Transcription latency: service vs in-process",
+        "# Benchmarks (`make bench`)",
+        "",
+        "## Transcription latency: service vs in-process",
         "",
         f"Run {result['when']} with `make bench` on {m['cpu']}, {m['cores']} cores, {m['memory']}, GPUs: {m['gpus']} "
         f"({m['os']}; Python {m['python']}, faster-whisper {m['faster-whisper']}, CTranslate2 {m['ctranslate2']}, "
@@ -120,8 +206,22 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         "",
         f"Ratio of medians over clips: **{result['overall_ratio_of_medians']}** (goal <= 1.10).",
         "",
+        "## Enhancement real-time factor (processing seconds per audio second; lower is faster)",
+        "",
+        "| clip | rate | audio s | method | service RTF | in-process RTF |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
+        *(
+            f"| {r['clip']} | {r['rate']} | {r['audio_sec']} | {r['method']} | {r['service_rtf']} | {r['direct_rtf']} |"
+            for r in result["enhance"]
+        ),
+        "",
+        "## Speaker verification latency (probe 12.6 s)",
+        "",
+        f"- with a reference file (two embeddings): {result['verify']['verify_with_reference_median_sec']} s",
+        f"- against an enrolled speaker (one embedding): {result['verify']['verify_enrolled_median_sec']} s",
+        "",
     ]
-    (RESULTS / "transcribe_latency.md").write_text("\n".join(lines))
+    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
