@@ -82,11 +82,32 @@ def test_upload_over_limit_is_413_and_stores_nothing(tmp_path: Path) -> None:
     assert stored_files(tmp_path) == []
 
 
+BOUNDARY = "XyZ"
+PART_HEAD = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f.wav"\r\n\r\n'.encode()
+
+
+def _upload_scope(app: object) -> dict:  # type: ignore[type-arg]
+    """A raw ASGI request to /files/upload with a multipart body and no Content-Length."""
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/files/upload",
+        "raw_path": b"/files/upload",
+        "query_string": b"",
+        "headers": [(b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("c", 1),
+        "root_path": "",
+        "app": app,
+    }
+
+
 async def test_streamed_body_is_cut_off_without_content_length(tmp_path: Path) -> None:
     """Chunked upload with no Content-Length: the limit trips mid-stream, not after buffering."""
     app = create_app(Settings(STORAGE_DIR=tmp_path, MAX_UPLOAD_BYTES=10_000, MULTIPART_OVERHEAD_BYTES=0))
-    boundary = "XyZ"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.wav"\r\n\r\n'.encode()
+    boundary, head = BOUNDARY, PART_HEAD
     chunks = [head] + [b"y" * 4096] * 50
     pulled = 0
     sent: list[dict] = []
@@ -101,22 +122,8 @@ async def test_streamed_body_is_cut_off_without_content_length(tmp_path: Path) -
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/files/upload",
-        "raw_path": b"/files/upload",
-        "query_string": b"",
-        "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("t", 80),
-        "client": ("c", 1),
-        "root_path": "",
-        "app": app,
-    }
     app.state.settings = None  # lifespan not run: the limit must fire before any route code
-    await app(scope, receive, send)
+    await app(_upload_scope(app), receive, send)
     assert sent[0]["status"] == 413
     assert pulled < 10  # stopped early, not after reading all 200 KB
     assert stored_files(tmp_path) == []
@@ -128,8 +135,7 @@ async def test_dropped_upload_leaves_no_file(tmp_path: Path) -> None:
     app = create_app(Settings(STORAGE_DIR=tmp_path))
     app.state.store = LocalFileStore(tmp_path)
     app.state.settings = Settings(STORAGE_DIR=tmp_path)
-    boundary = "XyZ"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.wav"\r\n\r\n'.encode()
+    head = PART_HEAD
     messages = [{"type": "http.request", "body": head + b"z" * 10_000, "more_body": True}, {"type": "http.disconnect"}]
 
     async def receive() -> dict:
@@ -138,22 +144,8 @@ async def test_dropped_upload_leaves_no_file(tmp_path: Path) -> None:
     async def send(message: dict) -> None:
         pass
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/files/upload",
-        "raw_path": b"/files/upload",
-        "query_string": b"",
-        "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("t", 80),
-        "client": ("c", 1),
-        "root_path": "",
-        "app": app,
-    }
     with contextlib.suppress(Exception):  # a vanished client may surface as an error; only the store matters
-        await app(scope, receive, send)
+        await app(_upload_scope(app), receive, send)
     assert stored_files(tmp_path) == []
 
 

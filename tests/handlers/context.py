@@ -17,6 +17,17 @@ def built_model_dir(name: str) -> Path:
     return path
 
 
+def load_handler(handler_cls: type[Any], name: str) -> tuple[Any, Context]:
+    """Initialise a handler the way TorchServe does, on the built archive of model ``name``."""
+    import yaml
+
+    model_dir = built_model_dir(name)
+    ctx = Context(yaml.safe_load((model_dir / "model-config.yaml").read_text()), model_dir)
+    handler = handler_cls()
+    handler.initialize(ctx)
+    return handler, ctx
+
+
 class Context:
     def __init__(self, yaml_config: dict[str, Any], model_dir: Path) -> None:
         self.model_yaml_config = yaml_config

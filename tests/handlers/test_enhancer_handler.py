@@ -15,7 +15,7 @@ from pesq import pesq
 from handlers.common.payload import decode_container
 from handlers.enhancer.denoise import Enhancer, EnhancerConfig
 from handlers.enhancer.handler import EnhancerHandler
-from tests.handlers.context import Context, built_model_dir
+from tests.handlers.context import built_model_dir, load_handler
 from tests.quality import PAIRS, si_sdr
 
 MODEL_DIR = built_model_dir("enhancer")
@@ -83,11 +83,7 @@ def test_output_is_aligned_with_the_input(enhancer: Enhancer, data_dir: Path) ->
 
 
 def test_handler_batch_returns_wav_per_item_and_rejects_bad_ones(data_dir: Path) -> None:
-    import yaml
-
-    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()), MODEL_DIR)
-    handler = EnhancerHandler()
-    handler.initialize(ctx)
+    handler, ctx = load_handler(EnhancerHandler, "enhancer")
     noisy = (data_dir / PAIRS[0][1]).read_bytes()
     pcm8k = (np.sin(np.linspace(0, 800 * np.pi, 8000)) * 8000).astype("<i2").tobytes()
     batch: list[dict[str, Any]] = [

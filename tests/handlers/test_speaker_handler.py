@@ -9,20 +9,14 @@ import pytest
 
 from gateway.core.audio import load_and_resample, to_pcm16
 from handlers.speaker_embedding.handler import SpeakerEmbeddingHandler
-from tests.handlers.context import Context, built_model_dir
+from tests.handlers.context import Context, load_handler
 
-MODEL_DIR = built_model_dir("speaker-embedding")
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
 
 
 @pytest.fixture(scope="module")
 def handler() -> tuple[SpeakerEmbeddingHandler, Context]:
-    import yaml
-
-    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()), MODEL_DIR)
-    service = SpeakerEmbeddingHandler()
-    service.initialize(ctx)
-    return service, ctx
+    return load_handler(SpeakerEmbeddingHandler, "speaker-embedding")  # type: ignore[no-any-return]
 
 
 def _pcm(path: Path) -> dict[str, object]:

@@ -13,20 +13,13 @@ from handlers.common.options import load_options
 from handlers.common.payload import BadRequest, decode_item
 from handlers.whisper.asr import WhisperConfig, parse_options
 from handlers.whisper.handler import WhisperHandler
-from tests.handlers.context import Context, built_model_dir
+from tests.handlers.context import Context, load_handler
 from tests.wer import normalize
-
-MODEL_DIR = built_model_dir("whisper")
 
 
 @pytest.fixture(scope="module")
 def handler() -> tuple[WhisperHandler, Context]:
-    import yaml
-
-    ctx = Context(yaml.safe_load((MODEL_DIR / "model-config.yaml").read_text()), MODEL_DIR)
-    service = WhisperHandler()
-    service.initialize(ctx)
-    return service, ctx
+    return load_handler(WhisperHandler, "whisper")  # type: ignore[no-any-return]
 
 
 def _pcm_item(audio: np.ndarray, fmt: str, **params: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
@@ -18,50 +19,23 @@ from gateway.core.config import Settings
 from gateway.core.errors import InvalidRequest
 
 
-def _state(request: Request, name: str) -> Any:
-    return getattr(request.app.state, name)
+def _from_state(name: str) -> Callable[[Request], Any]:
+    """A dependency returning ``app.state.<name>`` (set up once in the lifespan)."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_app_settings(request: Request) -> Settings:
-    return _state(request, "settings")  # type: ignore[no-any-return]
-
-
-def get_store(request: Request) -> LocalFileStore:
-    return _state(request, "store")  # type: ignore[no-any-return]
-
-
-def get_torchserve(request: Request) -> TorchServeClient:
-    return _state(request, "torchserve")  # type: ignore[no-any-return]
-
-
-def get_decoder(request: Request) -> AudioDecoder:
-    return _state(request, "decoder")  # type: ignore[no-any-return]
-
-
-def get_transcriber(request: Request) -> Transcriber:
-    return _state(request, "transcriber")  # type: ignore[no-any-return]
-
-
-def get_enhancer(request: Request) -> Enhancer:
-    return _state(request, "enhancer")  # type: ignore[no-any-return]
-
-
-def get_speakers(request: Request) -> Speakers:
-    return _state(request, "speakers")  # type: ignore[no-any-return]
-
-
-def get_microphone(request: Request) -> Microphone:
-    return _state(request, "microphone")  # type: ignore[no-any-return]
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-EnhancerDep = Annotated[Enhancer, Depends(get_enhancer)]
-SpeakersDep = Annotated[Speakers, Depends(get_speakers)]
-MicrophoneDep = Annotated[Microphone, Depends(get_microphone)]
-StoreDep = Annotated[LocalFileStore, Depends(get_store)]
-TorchServeDep = Annotated[TorchServeClient, Depends(get_torchserve)]
-DecoderDep = Annotated[AudioDecoder, Depends(get_decoder)]
-TranscriberDep = Annotated[Transcriber, Depends(get_transcriber)]
+SettingsDep = Annotated[Settings, Depends(_from_state("settings"))]
+StoreDep = Annotated[LocalFileStore, Depends(_from_state("store"))]
+TorchServeDep = Annotated[TorchServeClient, Depends(_from_state("torchserve"))]
+DecoderDep = Annotated[AudioDecoder, Depends(_from_state("decoder"))]
+TranscriberDep = Annotated[Transcriber, Depends(_from_state("transcriber"))]
+EnhancerDep = Annotated[Enhancer, Depends(_from_state("enhancer"))]
+SpeakersDep = Annotated[Speakers, Depends(_from_state("speakers"))]
+MicrophoneDep = Annotated[Microphone, Depends(_from_state("microphone"))]
 
 
 class NamedSource:
