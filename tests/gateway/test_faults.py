@@ -138,3 +138,13 @@ def test_openai_route_validates_too(tmp_path: Path, jfk: Path) -> None:
         assert r.status_code == 400
         r = client.post("/v1/audio/transcriptions", data={"model": "whisper-1"})
         assert r.status_code == 422
+
+
+def test_microphone_without_a_usable_device_is_503(tmp_path: Path) -> None:
+    """Real PortAudio, asked for an input device that does not exist."""
+    with app_client(tmp_path, MIC_TRAINING_ENABLED=True, MIC_DEVICE="no-such-capture-device") as client:
+        r = client.post("/speaker/train/microphone", params={"seconds": 1})
+        assert r.status_code == 503 and "audio input" in r.json()["detail"]
+        r = client.post("/speaker/train/microphone", params={"seconds": 9999})
+        assert r.status_code == 400 and "at most" in r.json()["detail"]
+        assert client.get("/speaker/speakers").json() == {"speakers": []}
