@@ -118,7 +118,8 @@ def test_model_server_too_slow_is_504(ts_server: TorchServe, tmp_path: Path, dat
 
 def test_ready_reports_models(gw: Gateway) -> None:
     r = httpx.get(f"{gw.url}/ready")
-    assert r.status_code == 200 and r.json() == {"status": "ready", "torchserve": True, "models": {"whisper": True}}
+    expected = {"whisper": True, "enhancer": True, "speaker-embedding": True}
+    assert r.status_code == 200 and r.json() == {"status": "ready", "torchserve": True, "models": expected}
 
 
 def test_handler_accepts_any_container_directly(ts_server: TorchServe, data_dir: Path) -> None:
