@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
-from gateway.app.api.routes import audio, files, health, openai, speaker
+from gateway.app.api.routes import audio, files, health, openai, speaker, stream
 from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
 from gateway.app.services.microphone import Microphone
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.transcriber = Transcriber(settings, client, enhancer)
         app.state.speakers = Speakers(settings, client, speaker_store)
         app.state.microphone = Microphone(settings.SAMPLE_RATE, settings.MIC_DEVICE)
+        app.state.stream_slots = stream.StreamSlots(settings.STREAM_MAX_STREAMS)
         try:
             yield
         finally:
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
-    for module in (health, files, audio, speaker, openai):
+    for module in (health, files, audio, speaker, stream, openai):
         app.include_router(module.router)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

@@ -35,6 +35,22 @@ class Settings(BaseSettings):
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
     ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
 
+    # Live streams (/ws/asr)
+    STREAM_MAX_STREAMS: int = Field(16, ge=1, description="Concurrent /ws/asr streams per gateway process.")
+    STREAM_MAX_SEC: float = Field(4 * 3600.0, gt=0, description="Longest stream; past it the server closes it.")
+    STREAM_IDLE_TIMEOUT_SEC: float = Field(30.0, gt=0, description="A stream that sends nothing this long is closed.")
+    STREAM_MAX_FRAME_BYTES: int = Field(256 * 1024, ge=2, description="Largest binary or text frame accepted.")
+    STREAM_MAX_BUFFER_SEC: float = Field(
+        60.0, gt=1, description="Undecoded audio held per stream; past it the server stops reading (backpressure)."
+    )
+    STREAM_BEAM_SIZE: int = Field(5, ge=1, le=10, description="Beam width for stream decodes.")
+    STREAM_MIN_RMS: float = Field(
+        0.002, ge=0, description="Buffers quieter than this RMS are not sent to the model (silence makes no words)."
+    )
+    STREAM_NO_SPEECH_PROB: float = Field(
+        0.6, ge=0, le=1, description="Segments the model itself thinks are not speech above this are dropped."
+    )
+
     # Model server
     TORCHSERVE_URL: str = Field("http://127.0.0.1:8080", description="TorchServe inference API.")
     TORCHSERVE_MANAGEMENT_URL: str = Field(

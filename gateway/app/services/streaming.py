@@ -1,0 +1,98 @@
+"""One live /ws/asr stream: PCM16 in, hypotheses from TorchServe, committed/tentative text out.
+
+The model server is stateless; this object holds the stream's state (a
+StreamTranscript) and turns audio into model requests. It never queues decodes:
+while one runs, audio keeps arriving and the next decode simply takes the newest
+window, so a slow model gives fewer, larger updates instead of a growing backlog.
+Each decode covers at most ASR_WINDOW_SEC of audio, so its cost is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import soxr
+
+from gateway.app.services.torchserve import TorchServeClient
+from gateway.core.audio import from_pcm16, to_pcm16
+from gateway.core.config import Settings
+from gateway.core.streaming import Snapshot, StreamTranscript
+
+__all__ = ["StreamSession"]
+
+# Whisper's own hallucination signals (as in openai-whisper's transcribe defaults)
+_MAX_COMPRESSION = 2.4
+_MIN_LOGPROB = -1.0
+
+
+class StreamSession:
+    def __init__(self, settings: Settings, client: TorchServeClient, language: str | None, sample_rate: int) -> None:
+        self._settings = settings
+        self._client = client
+        self.language = language
+        self.input_rate = sample_rate
+        self.state = StreamTranscript(settings.SAMPLE_RATE, settings.ASR_WINDOW_SEC)
+        self._resampler = (
+            None
+            if sample_rate == settings.SAMPLE_RATE
+            else soxr.ResampleStream(sample_rate, settings.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
+
+    # Audio ----------------------------------------------------------------------
+    def feed(self, pcm16: bytes) -> None:
+        """Add PCM16 mono LE at the stream's rate (raises InvalidAudio on an odd byte count)."""
+        samples = from_pcm16(pcm16)
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples)
+        self.state.append(samples)
+
+    @property
+    def backlogged(self) -> bool:
+        """More undecoded audio than STREAM_MAX_BUFFER_SEC: the reader should wait for the decoder."""
+        return self.state.buffer_sec > self._settings.STREAM_MAX_BUFFER_SEC
+
+    def end_of_audio(self) -> None:
+        if self._resampler is not None:
+            self.state.append(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+
+    @property
+    def received_sec(self) -> float:
+        return self.state.received_sec
+
+    # Decoding -------------------------------------------------------------------
+    async def partial(self) -> Snapshot:
+        return self.state.update(await self._hypothesis())
+
+    async def final(self) -> Snapshot:
+        """Decode what is left (window by window when a backlog remains) and commit all of it."""
+        self.end_of_audio()
+        while self.state.buffer_sec > self._settings.ASR_WINDOW_SEC:
+            self.state.update(await self._hypothesis())
+        return self.state.finish(await self._hypothesis())
+
+    async def _hypothesis(self) -> list[tuple[float, float, str]]:
+        s = self._settings
+        audio = self.state.buffer[: int(s.ASR_WINDOW_SEC * s.SAMPLE_RATE)].copy()
+        if len(audio) < s.SAMPLE_RATE * 0.3 or float(np.sqrt(np.mean(np.square(audio)))) < s.STREAM_MIN_RMS:
+            return []  # too short or too quiet to hold speech: no model call, no words
+        pcm = await asyncio.to_thread(to_pcm16, audio)
+        params: dict[str, Any] = {
+            "language": self.language,
+            "beam_size": s.STREAM_BEAM_SIZE,
+            "word_timestamps": True,
+            "vad_filter": True,
+            "initial_prompt": self.state.prompt(),
+        }
+        result = await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, params)
+        if self.language is None and result.get("language"):
+            self.language = result["language"]  # detect once, then stay with it
+        words: list[tuple[float, float, str]] = []
+        for seg in result.get("segments", []):
+            if seg.get("no_speech_prob", 0) > s.STREAM_NO_SPEECH_PROB and seg.get("avg_logprob", 0) < _MIN_LOGPROB:
+                continue
+            if seg.get("compression_ratio", 0) > _MAX_COMPRESSION:
+                continue
+            words += [(w["start"], w["end"], w["word"]) for w in seg.get("words", [])]
+        return words

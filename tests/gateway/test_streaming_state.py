@@ -1,0 +1,83 @@
+"""StreamTranscript: what is committed stays committed; the buffer stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gateway.core.streaming import StreamTranscript
+
+SR = 16000
+
+
+def _words(*items: tuple[float, float, str]) -> list[tuple[float, float, str]]:
+    return list(items)
+
+
+def test_words_commit_only_when_two_hypotheses_agree() -> None:
+    st = StreamTranscript(SR, window_sec=15)
+    st.append(np.zeros(2 * SR, np.float32))
+    snap = st.update(_words((0.0, 0.4, " Hello"), (0.5, 0.9, " word")))
+    assert snap.committed == "" and snap.tentative == "Hello word"
+    st.append(np.zeros(SR, np.float32))
+    snap = st.update(_words((0.0, 0.4, " Hello,"), (0.5, 0.9, " world"), (1.0, 1.5, " again")))
+    assert snap.committed == "Hello," and snap.tentative == "world again"  # punctuation does not block agreement
+    assert snap.text == "Hello, world again"
+    # the buffer now starts where the committed word ended
+    assert abs(st.buffer_start - 0.4) < 1e-3 and abs(st.buffer_sec - 2.6) < 1e-3
+
+
+def test_committed_text_is_a_prefix_of_every_later_text() -> None:
+    st = StreamTranscript(SR, window_sec=15)
+    hypotheses = [
+        [(0.0, 0.5, " the"), (0.5, 1.0, " cat")],
+        [(0.0, 0.5, " the"), (0.5, 1.0, " cat"), (1.0, 1.4, " sat")],
+        [(0.0, 0.4, " sat"), (0.4, 0.8, " on"), (0.8, 1.2, " the")],  # times now relative to the trimmed buffer
+        [(0.0, 0.4, " sat"), (0.4, 0.8, " on"), (0.8, 1.2, " the"), (1.2, 1.6, " mat.")],
+    ]
+    committed: list[str] = []
+    for hyp in hypotheses:
+        st.append(np.zeros(SR, np.float32))
+        snap = st.update(hyp)
+        for earlier in committed:
+            assert snap.committed.startswith(earlier)
+        committed.append(snap.committed)
+    final = st.finish([(0.0, 0.4, " the"), (0.4, 0.9, " mat.")])
+    assert final.text == "the cat sat on the mat."
+
+
+def test_rehead_words_are_not_committed_twice() -> None:
+    st = StreamTranscript(SR, window_sec=15)
+    st.append(np.zeros(3 * SR, np.float32))
+    st.update([(0.0, 0.5, " one"), (0.6, 1.0, " two")])
+    st.update([(0.0, 0.5, " one"), (0.6, 1.0, " two"), (1.1, 1.5, " three")])
+    assert st.snapshot().committed == "one two"
+    # Kept audio re-heard with jittered times: "two" again must not be appended
+    snap = st.update([(0.0, 0.2, " two"), (0.3, 0.8, " three"), (0.9, 1.2, " four")])
+    assert snap.committed == "one two three" and snap.tentative == "four"
+
+
+def test_no_agreement_for_a_whole_window_commits_its_first_half() -> None:
+    st = StreamTranscript(SR, window_sec=4)
+    st.append(np.zeros(3 * SR, np.float32))
+    assert st.update([(0.5, 1.0, " alpha"), (2.5, 3.0, " beta")]).committed == ""
+    st.append(np.zeros(SR, np.float32))
+    snap = st.update([(0.5, 1.0, " alfa"), (2.5, 3.0, " beta")])  # disagrees on the first word
+    assert snap.committed == "alfa"  # forced: it ends in the first half of the window
+    assert st.buffer_sec < 4
+
+
+def test_silent_window_is_dropped_without_words() -> None:
+    st = StreamTranscript(SR, window_sec=4)
+    for _ in range(10):
+        st.append(np.zeros(SR, np.float32))
+        st.update([])
+        assert st.buffer_sec < 4 + 1e-6
+    assert st.snapshot().text == "" and st.finish([]).text == ""
+    assert abs(st.received_sec - 10) < 1e-6
+
+
+def test_drop_oldest_bounds_the_buffer() -> None:
+    st = StreamTranscript(SR, window_sec=15)
+    st.append(np.zeros(5 * SR, np.float32))
+    st.drop_oldest(2.0)
+    assert abs(st.buffer_sec - 3.0) < 1e-3 and abs(st.buffer_start - 2.0) < 1e-3

