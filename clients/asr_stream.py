@@ -22,7 +22,7 @@ import websockets
 
 from gateway.core.audio import load_and_resample, to_pcm16
 
-__all__ = ["StreamResult", "stream_pcm", "file_chunks"]
+__all__ = ["StreamResult", "file_chunks", "stream_pcm"]
 
 
 @dataclass
@@ -64,13 +64,26 @@ async def mic_chunks(rate: int, chunk_ms: int, seconds: float) -> AsyncIterator[
 
 
 async def stream_pcm(
-    url: str, chunks: AsyncIterator[bytes], rate: int, on_message: Any = None, headers: dict[str, str] | None = None
+    url: str,
+    chunks: AsyncIterator[bytes],
+    rate: int,
+    on_message: Any = None,
+    headers: dict[str, str] | None = None,
+    keepalive: bool = True,
 ) -> StreamResult:
-    """Send ``chunks`` to /ws/asr, then stop; collect every message until the server closes."""
+    """Send ``chunks`` to /ws/asr, then stop; collect every message until the server closes.
+
+    Send faster than real time with ``keepalive=False``: the server applies backpressure
+    (stops reading while it decodes the backlog), and a keepalive ping queued behind
+    megabytes of unread audio would time out and close the connection.
+    """
     result = StreamResult()
     sep = "&" if "?" in url else "?"
     full_url = url if "sample_rate=" in url else f"{url}{sep}sample_rate={rate}"
-    async with websockets.connect(full_url, additional_headers=headers, max_size=2**22) as ws:
+    ping_interval = 20.0 if keepalive else None
+    async with websockets.connect(
+        full_url, additional_headers=headers, max_size=2**22, ping_interval=ping_interval
+    ) as ws:
 
         async def receive() -> None:
             async for raw in ws:
@@ -126,7 +139,7 @@ def main() -> None:
         printable = {k: v for k, v in message.items() if k not in ("received_at", "sent_sec_then")}
         print(json.dumps(printable, ensure_ascii=False), flush=True)
 
-    asyncio.run(stream_pcm(url, chunks, args.rate, on_message=show))
+    asyncio.run(stream_pcm(url, chunks, args.rate, on_message=show, keepalive=args.mic or args.speed > 0))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ trap cleanup INT TERM EXIT
 ts_pid=$!
 echo "TorchServe starting (models: $models; log: $LOG_LOCATION/torchserve.out)"
 
-"$VENV/bin/uvicorn" --factory gateway.app.main:create_app --host "$HOST" --port "$PORT" &
+HOST="$HOST" PORT="$PORT" "$VENV/bin/python" -m gateway &
 gw_pid=$!
 echo "gateway on http://$HOST:$PORT (docs: /docs; readiness: /ready)"
 

@@ -164,12 +164,14 @@ def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, ti
         "TORCHSERVE_URL": ts.inference_url,
         "TORCHSERVE_MANAGEMENT_URL": ts.management_url,
         "STORAGE_DIR": str(storage),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{workdir / 'speakers.db'}",
         **(env or {}),
     }
     log = (workdir / f"gateway-{port}.out").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "uvicorn"), "--factory", "gateway.app.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "gateway"],
         cwd=ROOT,
         env=full_env,
         stdout=log,

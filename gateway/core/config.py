@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
     ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
 
+    # Server (python -m gateway)
+    HOST: str = Field("127.0.0.1", description="Address the gateway listens on.")
+    PORT: int = Field(8000, ge=1, le=65535, description="Port the gateway listens on.")
+    WS_PING_INTERVAL_SEC: float = Field(20.0, gt=0, description="WebSocket keepalive ping interval.")
+    WS_PING_TIMEOUT_SEC: float = Field(
+        300.0,
+        gt=0,
+        description="Wait for a pong. Long on purpose: under backpressure a pong waits behind the stream's unread audio.",
+    )
+
     # Live streams (/ws/asr)
     STREAM_MAX_STREAMS: int = Field(16, ge=1, description="Concurrent /ws/asr streams per gateway process.")
     STREAM_MAX_SEC: float = Field(4 * 3600.0, gt=0, description="Longest stream; past it the server closes it.")
