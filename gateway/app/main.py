@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
@@ -58,5 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
     for module in (health, files, audio, speaker, stream, openai):
         app.include_router(module.router)
+    # A browser page for /ws/asr: microphone -> AudioWorklet -> PCM16 -> partials and final.
+    app.mount("/demo", StaticFiles(directory=Path(__file__).parent / "web", html=True), name="demo")
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

@@ -1,0 +1,51 @@
+"""The /demo page in headless Chromium: a fake microphone plays a recording, the page shows the words."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.core.audio import load_and_resample
+from scripts.stack import Gateway
+from tests.integration.test_stream import wav_bytes
+from tests.wer import normalize
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# Locally the test needs Debian's chromium; in CI (.ci/run installs it) a missing browser is a failure.
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium is not installed")
+def test_page_streams_the_microphone_and_shows_the_words(gw: Gateway, jfk: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    capture = tmp_path / "mic.wav"
+    capture.write_bytes(wav_bytes(load_and_resample(jfk, 16000)))
+    args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={capture}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            page = browser.new_page()
+            page.goto(f"{gw.url}/demo/?language=en&autostart=1&seconds=13")
+            page.wait_for_function("document.getElementById('committed').textContent.length > 0", timeout=60_000)
+            seen_while_talking = page.text_content("#committed")
+            page.wait_for_function("document.title === 'final'", timeout=120_000)
+            final = page.text_content("#final") or ""
+            page.screenshot(path=str(tmp_path / "demo.png"))
+        finally:
+            browser.close()
+    assert seen_while_talking  # partials showed up before the end
+    assert "ask not what your country can do for you" in normalize(final), final
