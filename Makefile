@@ -42,7 +42,7 @@ test: models lint  ## everything CI checks
 	$(BIN)/python -m pytest
 
 bench: models  ## latency of the service vs faster-whisper in-process -> benchmarks/RESULTS.md
-	$(BIN)/python -m benchmarks.bench_transcribe
+	$(BIN)/python -m benchmarks.run
 
 clean:  ## remove generated archives, logs and the venv
 	rm -rf model-store/whisper model-store/weights model-store/.staging var $(VENV)

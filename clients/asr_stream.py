@@ -33,6 +33,8 @@ class StreamResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
     sent_sec: float = 0.0
+    started_at: float | None = None  # monotonic time of the first audio frame
+    stopped_at: float | None = None  # monotonic time of the stop event
 
 
 async def file_chunks(path: str, rate: int, chunk_ms: int, speed: float) -> AsyncIterator[bytes]:
@@ -105,8 +107,11 @@ async def stream_pcm(
         receiver = asyncio.create_task(receive())
         try:
             async for chunk in chunks:
+                if result.started_at is None:
+                    result.started_at = time.monotonic()
                 await ws.send(chunk)
                 result.sent_sec += len(chunk) / 2 / rate
+            result.stopped_at = time.monotonic()
             await ws.send(json.dumps({"event": "stop"}))
             await receiver
         except websockets.ConnectionClosed:

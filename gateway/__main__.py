@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from gateway.app.logs import log_config
 from gateway.core.config import get_settings
 
 
@@ -17,6 +18,7 @@ def main() -> None:
         ws_ping_interval=s.WS_PING_INTERVAL_SEC,
         ws_ping_timeout=s.WS_PING_TIMEOUT_SEC,
         ws_max_size=s.STREAM_MAX_FRAME_BYTES,
+        log_config=log_config(s.LOG_LEVEL),
     )
 
 

@@ -15,7 +15,9 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
+from gateway.app.api.middleware import ApiKeyGate, RequestContext
 from gateway.app.api.routes import audio, files, health, openai, speaker, stream
+from gateway.app.api.security import KeyGuard
 from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
 from gateway.app.services.microphone import Microphone
@@ -57,7 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    # Starlette runs the last added middleware first: request id, then the key gate, then the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
+    guard = KeyGuard(settings.api_keys, settings.RATE_LIMIT_PER_MIN, settings.STREAM_MAX_PER_KEY)
+    app.state.guard = guard
+    if guard.enabled:
+        app.add_middleware(ApiKeyGate, guard=guard)
+    app.add_middleware(RequestContext)
     for module in (health, files, audio, speaker, stream, openai):
         app.include_router(module.router)
     # A browser page for /ws/asr: microphone -> AudioWorklet -> PCM16 -> partials and final.

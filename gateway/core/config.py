@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
     ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
 
+    # Access control
+    API_KEYS: str = Field(
+        "", description="Comma-separated API keys; when set, every route but /health and /ready needs one."
+    )
+    RATE_LIMIT_PER_MIN: int = Field(0, ge=0, description="Requests per minute per API key (0: no limit).")
+    STREAM_MAX_PER_KEY: int = Field(0, ge=0, description="Concurrent /ws/asr streams per API key (0: no limit).")
+    LOG_LEVEL: str = Field("INFO", description="Log level of the JSON logs.")
+
+    @property
+    def api_keys(self) -> list[str]:
+        return [k.strip() for k in self.API_KEYS.split(",") if k.strip()]
+
     # Server (python -m gateway)
     HOST: str = Field("127.0.0.1", description="Address the gateway listens on.")
     PORT: int = Field(8000, ge=1, le=65535, description="Port the gateway listens on.")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, NoReturn
 
 import httpx
 
+from gateway.app.services.metrics import MODEL_ERRORS, MODEL_SECONDS
 from gateway.core.config import Settings
+from gateway.core.context import request_id
 from gateway.core.errors import InvalidAudio, InvalidRequest, ModelError, ModelTimeout, ModelUnavailable
 
 __all__ = ["TorchServeClient"]
@@ -60,14 +63,21 @@ class TorchServeClient:
             "params": (None, json.dumps(body), "application/json"),
         }
         url = f"{self._base}/predictions/{model}"
+        started = time.perf_counter()
         try:
-            response = await self._client.post(url, files=files)
+            response = await self._client.post(url, files=files, headers={"X-Request-ID": request_id.get()})
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
+                MODEL_ERRORS.labels(model, "unreachable").inc()
                 raise ModelUnavailable("model server is not reachable") from exc
+            MODEL_ERRORS.labels(model, "timeout").inc()
             raise ModelTimeout(f"model '{model}' did not answer in time") from exc
         except httpx.TransportError as exc:
+            MODEL_ERRORS.labels(model, "unreachable").inc()
             raise ModelUnavailable("model server is not reachable") from exc
+        MODEL_SECONDS.labels(model).observe(time.perf_counter() - started)
+        if response.status_code >= 500:
+            MODEL_ERRORS.labels(model, str(response.status_code)).inc()
         return response
 
     async def model_status(self) -> dict[str, Any]:

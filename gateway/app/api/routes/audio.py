@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from gateway.app.api.deps import AudioSourceDep, DecoderDep, EnhancerDep, SettingsDep, StoreDep, TranscriberDep
 from gateway.app.api.schemas import EnhanceResponse, ErrorResponse, TranscribeResponse, TranscriptionRaw
 from gateway.app.services.enhancement import EnhanceOptions
+from gateway.app.services.metrics import AUDIO_SECONDS
 from gateway.core.languages import normalize_language
 
 router = APIRouter(prefix="/audio", tags=["Audio"])
@@ -60,6 +61,7 @@ async def transcribe(
         "initial_prompt": initial_prompt,
     }
     samples = await decoder.decode(audio.source)
+    AUDIO_SECONDS.labels("/audio/transcribe").inc(len(samples) / settings.SAMPLE_RATE)
     result = await transcriber.transcribe(samples, options, EnhanceOptions(enhance_method) if enhance else None)
     return TranscribeResponse(text=result["text"], raw=TranscriptionRaw.model_validate(result))
 
@@ -78,6 +80,7 @@ async def enhance(
 ) -> EnhanceResponse:
     """Denoise audio; the result (mono PCM16 WAV at the input's rate) is stored as <name>_enhanced.wav."""
     samples, rate = await decoder.decode_native(audio.source, settings.ENHANCE_MAX_SEC)
+    AUDIO_SECONDS.labels("/audio/enhance").inc(len(samples) / rate)
     wav = await enhancer.enhance_wav(samples, rate, EnhanceOptions(method, atten_lim_db))
     stem = PurePath(audio.name.replace("\\", "/")).stem or "audio"
     name = await asyncio.to_thread(store.save_bytes, wav, f"{stem}_enhanced.wav")

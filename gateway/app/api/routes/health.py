@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.app.api.deps import SettingsDep, TorchServeDep
 from gateway.app.api.schemas import HealthResponse, ReadyResponse
@@ -27,3 +28,9 @@ async def ready(torchserve: TorchServeDep, settings: SettingsDep) -> JSONRespons
         status="ready" if ok else "not_ready", torchserve=status["torchserve"], models=status["models"]
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics() -> Response:
+    """Prometheus metrics: requests, latencies, model calls, open streams, audio seconds."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

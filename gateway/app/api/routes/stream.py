@@ -22,6 +22,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from gateway.app.api.security import KeyGuard
+from gateway.app.services.metrics import ACTIVE_STREAMS, AUDIO_SECONDS
 from gateway.app.services.streaming import StreamSession
 from gateway.core.config import Settings
 from gateway.core.errors import AudioCoreError, ModelTimeout, ModelUnavailable
@@ -156,10 +158,11 @@ class StreamConnection:
             forced, self._flush = self._flush, False
             self._new_audio = False
             next_at = time.monotonic() + emit
+            heard = self.session.received_sec  # the audio this decode covers
             snapshot = await self.session.partial()
             self._decoded.set()
             if forced or snapshot.text != self._last_sent:
-                await self._send_partial(snapshot)
+                await self._send_partial(snapshot, heard)
             if self._new_audio or self._flush:
                 self._wake.set()
 
@@ -168,7 +171,7 @@ class StreamConnection:
             self._wake.clear()
             await self._wake.wait()
 
-    async def _send_partial(self, snapshot: Snapshot) -> None:
+    async def _send_partial(self, snapshot: Snapshot, heard_sec: float) -> None:
         self._last_sent = snapshot.text
         await self.send(
             {
@@ -176,7 +179,7 @@ class StreamConnection:
                 "text": snapshot.text,
                 "committed": snapshot.committed,
                 "tentative": snapshot.tentative,
-                "audio_sec": round(self.session.received_sec, 2),
+                "audio_sec": round(heard_sec, 2),  # stream audio this partial has heard
             }
         )
 
@@ -208,6 +211,8 @@ async def ws_asr(ws: WebSocket, language: str | None = None, sample_rate: str = 
     """Live speech recognition over WebSocket (PCM16 mono LE in; ready/partial/final/error out)."""
     settings: Settings = ws.app.state.settings
     slots: StreamSlots = ws.app.state.stream_slots
+    guard: KeyGuard = ws.app.state.guard
+    key = ws.scope.get("state", {}).get("api_key", "")
     await ws.accept()
     conn: StreamConnection | None = None
     try:
@@ -220,16 +225,25 @@ async def ws_asr(ws: WebSocket, language: str | None = None, sample_rate: str = 
         except AudioCoreError as exc:
             await _refuse(ws, POLICY, exc.detail)
             return
+        if not guard.open_stream(key):
+            await _refuse(ws, TRY_LATER, f"this API key already has {guard.max_streams_per_key} open streams")
+            return
         if not slots.try_acquire():
+            guard.close_stream(key)
             await _refuse(ws, TRY_LATER, f"server busy: {slots.limit} streams already open")
             return
+        ACTIVE_STREAMS.inc()
         try:
             session = StreamSession(settings, ws.app.state.torchserve, lang, rate)
             conn = StreamConnection(ws, session, settings)
             await conn.send({"type": "ready", "sample_rate": rate, "language": lang or "auto"})
             await conn.run()
         finally:
+            ACTIVE_STREAMS.dec()
             slots.release()
+            guard.close_stream(key)
+            if conn is not None:
+                AUDIO_SECONDS.labels("/ws/asr").inc(conn.session.received_sec)
     except (_Closed, WebSocketDisconnect):
         pass
     except (ModelUnavailable, ModelTimeout) as exc:

@@ -8,22 +8,25 @@
 - Speaker verification: latency of /speaker/verify with a reference file and against
   an enrolled speaker.
 
-    python -m benchmarks.bench_transcribe [--repeats 5]
+    python -m benchmarks.run [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import tempfile
 import time
+import wave
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from benchmarks.machine import describe
 from scripts.paths import DATA_DIR as DATA
@@ -89,6 +92,50 @@ def bench_enhance(client: httpx.Client, url: str, repeats: int) -> list[dict[str
                 }
             )
             print(rows[-1])
+    return rows
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def bench_stream(url: str, levels: tuple[int, ...], seconds: float, tmp: Path) -> list[dict[str, object]]:
+    """Streams at real-time pace: partial latency (audio time -> text on the client) per concurrency."""
+    from clients.asr_stream import StreamResult, file_chunks, stream_pcm
+    from gateway.core.audio import load_and_resample, to_pcm16
+
+    audio = load_and_resample(DATA / "snakers4__silero-vad" / "en.wav", 16000)[: int(seconds * 16000)]
+    clip = tmp / "stream.wav"
+    with wave.open(str(clip), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(to_pcm16(audio))
+    ws_url = url.replace("http://", "ws://") + "/ws/asr?language=en"
+
+    async def run(n: int) -> list[StreamResult]:
+        return await asyncio.gather(
+            *(stream_pcm(ws_url, file_chunks(str(clip), 16000, 100, 1.0), 16000) for _ in range(n))
+        )
+
+    rows: list[dict[str, object]] = []
+    for n in levels:
+        results = asyncio.run(run(n))
+        partial_lat, final_lat = [], []
+        for r in results:
+            assert r.started_at is not None and r.stopped_at is not None and r.final is not None
+            partial_lat += [p["received_at"] - (r.started_at + p["audio_sec"]) for p in r.partials]
+            final_lat.append(r.final["received_at"] - r.stopped_at)
+        rows.append(
+            {
+                "streams": n,
+                "partials": len(partial_lat),
+                "partial_p50_sec": round(_percentile(partial_lat, 50), 3),
+                "partial_p95_sec": round(_percentile(partial_lat, 95), 3),
+                "final_after_stop_p50_sec": round(_percentile(final_lat, 50), 3),
+            }
+        )
+        print(rows[-1])
     return rows
 
 
@@ -165,6 +212,7 @@ def main() -> None:
             print(rows[-1])
         enhance_rows = bench_enhance(client, gw.url, args.repeats)
         verify = bench_verify(client, gw.url, args.repeats)
+        stream_rows = bench_stream(gw.url, (1, 2, 3, 4), 20.0, Path(tmp))
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -179,6 +227,10 @@ def main() -> None:
         ),
         "enhance": enhance_rows,
         "verify": verify,
+        "stream": stream_rows,
+        "max_realtime_streams_p95_le_2s": max(
+            [int(str(r["streams"])) for r in stream_rows if float(str(r["partial_p95_sec"])) <= 2.0], default=0
+        ),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -219,6 +271,19 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         "",
         f"- with a reference file (two embeddings): {result['verify']['verify_with_reference_median_sec']} s",
         f"- against an enrolled speaker (one embedding): {result['verify']['verify_enrolled_median_sec']} s",
+        "",
+        "## Live streams (/ws/asr, 20 s of English at real-time pace, 100 ms frames)",
+        "",
+        "Partial latency = when the client gets a partial minus when it sent the last audio that partial heard.",
+        "",
+        "| streams | partials | partial p50 s | partial p95 s | final after stop p50 s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['streams']} | {r['partials']} | {r['partial_p50_sec']} | {r['partial_p95_sec']} | {r['final_after_stop_p50_sec']} |"
+            for r in result["stream"]
+        ),
+        "",
+        f"Simultaneous real-time streams with p95 partial latency <= 2 s on this machine: **{result['max_realtime_streams_p95_le_2s']}**.",
         "",
     ]
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
