@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install models up test lint unit integration bench clean
+.PHONY: help install models up test lint unit integration deploy-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "TorchServe needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[serve,dev]"
 	touch $@
 
 install: $(STAMP)  ## create .venv and install the pinned packages
@@ -40,6 +40,9 @@ integration: models  ## tests against a real TorchServe with the real models
 
 test: models lint  ## everything CI checks
 	$(BIN)/python -m pytest
+
+deploy-check: $(STAMP)  ## validate k8s overlays (schemas, strict), docker-compose.yml and the Dockerfiles
+	VENV=$(VENV) scripts/check_deploy.sh
 
 bench: models  ## latency of the service vs faster-whisper in-process -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run

@@ -185,3 +185,76 @@ def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, ti
     finally:
         _stop(process)
         log.close()
+
+
+@contextmanager
+def postgres(timeout: float = 60) -> Iterator[str]:
+    """A throw-away PostgreSQL server on a free loopback port; yields its SQLAlchemy URL.
+
+    Uses Debian's server binaries; initdb refuses root, so the server runs as the
+    ``postgres`` system user when started by root, in a fresh folder that user owns.
+    """
+    import glob
+    import pwd
+    import shutil
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+    bindir = Path(found[-1]).parent
+    workdir = Path(tempfile.mkdtemp(prefix="audiocore-pg-"))
+    data, sock = workdir / "pgdata", workdir / "pgsock"
+    sock.mkdir(parents=True, exist_ok=True)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        pg = pwd.getpwnam("postgres")
+        for path in (workdir, sock):
+            os.chown(path, pg.pw_uid, pg.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    password = "audiocore-test"
+    pwfile = workdir / "pwfile"
+    pwfile.write_text(password)
+    if as_user:
+        os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "audiocore",
+            "--pwfile",
+            str(pwfile),
+            "-A",
+            "scram-sha-256",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(workdir / "postgres.log"),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://audiocore:{password}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)

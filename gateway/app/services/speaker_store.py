@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from gateway.core.errors import Conflict, SpeakerNotFound
@@ -68,7 +68,11 @@ class SpeakerStore:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
-        Base.metadata.create_all(self.engine)
+        try:
+            Base.metadata.create_all(self.engine)
+        except (IntegrityError, ProgrammingError):
+            # another replica created the tables at the same moment: they exist now
+            Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.max_samples = max_samples
         self.max_speakers = max_speakers
