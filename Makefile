@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install models up test lint unit integration deploy-check bench clean
+.PHONY: help install models up test lint unit integration deploy-check load bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,14 @@ test: models lint  ## everything CI checks
 
 deploy-check: $(STAMP)  ## validate k8s overlays (schemas, strict), docker-compose.yml and the Dockerfiles
 	VENV=$(VENV) scripts/check_deploy.sh
+
+USERS ?= 8
+DURATION ?= 2m
+URL ?= http://127.0.0.1:8000
+load: $(STAMP)  ## locust, headless, against `make up`: make load USERS=8 DURATION=2m -> loadtests/results/
+	mkdir -p loadtests/results
+	$(BIN)/locust -f loadtests/locustfile.py --headless --users $(USERS) --spawn-rate $(USERS) \
+	  --run-time $(DURATION) --host $(URL) --csv loadtests/results/run --html loadtests/results/report.html
 
 bench: models  ## latency of the service vs faster-whisper in-process -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run
