@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install models up test lint unit integration deploy-check load bench clean
+.PHONY: help install models up test lint unit integration deploy-check load eval bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ load: $(STAMP)  ## locust, headless, against `make up`: make load USERS=8 DURATI
 	mkdir -p loadtests/results
 	$(BIN)/locust -f loadtests/locustfile.py --headless --users $(USERS) --spawn-rate $(USERS) \
 	  --run-time $(DURATION) --host $(URL) --csv loadtests/results/run --html loadtests/results/report.html
+
+eval: models  ## quality of the service on shared/data (WER, EER, PESQ/STOI/SI-SDR, hallucination) -> eval/REPORT.md
+	$(BIN)/python -m eval.run $(if $(EVAL_URL),--url $(EVAL_URL))
 
 bench: models  ## latency of the service vs faster-whisper in-process -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run

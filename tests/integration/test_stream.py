@@ -91,7 +91,7 @@ def test_russian_streams_match_offline(gw: Gateway) -> None:
         refs.append(clip.transcript)
         streamed.append(result.final["text"])
         offline_texts.append(offline(gw, clip.path.read_bytes(), "ru"))
-    stream_wer, offline_wer = wer(refs, streamed), wer(refs, offline_texts)
+    stream_wer, offline_wer = wer(refs, streamed, "ru"), wer(refs, offline_texts, "ru")
     print(f"ru: {len(corpus)} clips, WER stream {stream_wer:.3f} offline {offline_wer:.3f}")
     assert stream_wer <= offline_wer * 1.10
 

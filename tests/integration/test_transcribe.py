@@ -59,7 +59,7 @@ def test_same_wer_as_faster_whisper_in_process(
     refs = [c.transcript for c in corpus]
     api = [transcribe(gw, c.path, language=language)["text"] for c in corpus]
     direct = [direct_text(direct_model, c.path, language) for c in corpus]
-    api_wer, direct_wer = wer(refs, api), wer(refs, direct)
+    api_wer, direct_wer = wer(refs, api, language), wer(refs, direct, language)
     print(f"{language}: {len(corpus)} clips, WER api {api_wer:.3%} direct {direct_wer:.3%}")
     assert abs(api_wer - direct_wer) <= 0.005
     assert api_wer < (0.25 if language == "en" else 0.6)  # sanity: the model is really listening
