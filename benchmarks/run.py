@@ -139,6 +139,116 @@ def bench_stream(url: str, levels: tuple[int, ...], seconds: float, tmp: Path) -
     return rows
 
 
+def bench_throughput(url: str, levels: tuple[int, ...], requests_per_level: int) -> list[dict[str, object]]:
+    """Audio-seconds transcribed per wall-second with ``n`` clients sending clips back to back."""
+    clips = [(DATA / name, lang) for name, lang in CLIPS if "silero" not in name]
+    payloads = [(p.name, p.read_bytes(), lang, _duration(p)) for p, lang in clips]
+
+    async def run(n: int) -> tuple[float, float, list[float]]:
+        latencies: list[float] = []
+        audio = 0.0
+        queue = list(range(requests_per_level))
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            nonlocal audio
+            while queue:
+                i = queue.pop()
+                name, data, lang, seconds = payloads[i % len(payloads)]
+                t0 = time.perf_counter()
+                r = await client.post("/audio/transcribe", params={"language": lang}, files={"file": (name, data)})
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - t0)
+                audio += seconds
+
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker(client) for _ in range(n)))
+            return audio, time.perf_counter() - t0, latencies
+
+    rows: list[dict[str, object]] = []
+    for n in levels:
+        audio, wall, latencies = asyncio.run(run(n))
+        rows.append(
+            {
+                "concurrency": n,
+                "requests": len(latencies),
+                "audio_sec_per_sec": round(audio / wall, 2),
+                "latency_p50_sec": round(_percentile(latencies, 50), 3),
+                "latency_p95_sec": round(_percentile(latencies, 95), 3),
+            }
+        )
+        print(rows[-1])
+    return rows
+
+
+def _duration(path: Path) -> float:
+    from gateway.core.audio import load_and_resample
+
+    return len(load_and_resample(path, 16000)) / 16000
+
+
+class PeakMemory:
+    """Samples the resident memory of the gateway, the TorchServe frontend and each worker."""
+
+    def __init__(self, processes: dict[str, int]) -> None:
+        import threading
+
+        self.roots = processes
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            for label, pid in self.roots.items():
+                try:
+                    root = psutil.Process(pid)
+                    for proc in [root, *root.children(recursive=True)]:
+                        cmd = " ".join(proc.cmdline())
+                        name = label
+                        if "java" in proc.name():
+                            name = "torchserve frontend (java)"
+                        elif "model_service_worker" in cmd:
+                            name = f"torchserve worker {proc.pid}"
+                        elif label == "torchserve":
+                            continue  # the launcher script
+                        mib = proc.memory_info().rss / 2**20
+                        self.peak[name] = max(self.peak.get(name, 0.0), mib)
+                except psutil.Error:
+                    continue
+
+
+def plot(rows: list[dict[str, object]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = [int(str(r["concurrency"])) for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(levels, [float(str(r["latency_p50_sec"])) for r in rows], "o-", label="p50")
+    left.plot(levels, [float(str(r["latency_p95_sec"])) for r in rows], "s--", label="p95")
+    left.set(xlabel="concurrent clients", ylabel="latency, s", title="/audio/transcribe latency")
+    left.legend()
+    right.plot(levels, [float(str(r["audio_sec_per_sec"])) for r in rows], "o-")
+    right.set(xlabel="concurrent clients", ylabel="audio s per wall s", title="throughput")
+    for ax in (left, right):
+        ax.set_xticks(levels)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def bench_verify(client: httpx.Client, url: str, repeats: int) -> dict[str, float]:
     probe, reference = (DATA / name for name in SPEAKER_CLIPS)
     files = {"probe": (probe.name, probe.read_bytes()), "reference": (reference.name, reference.read_bytes())}
@@ -180,7 +290,12 @@ def main() -> None:
         local_files_only=True,
     )
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, torchserve(Path(tmp) / "ts") as ts, gateway(ts, Path(tmp) / "gw") as gw:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        torchserve(Path(tmp) / "ts") as ts,
+        gateway(ts, Path(tmp) / "gw") as gw,
+        PeakMemory({"gateway": gw.process.pid, "torchserve": ts.process.pid}) as memory,
+    ):
         client = httpx.Client(timeout=600)
         for name, lang in CLIPS:
             path = DATA / name
@@ -213,6 +328,7 @@ def main() -> None:
         enhance_rows = bench_enhance(client, gw.url, args.repeats)
         verify = bench_verify(client, gw.url, args.repeats)
         stream_rows = bench_stream(gw.url, (1, 2, 3, 4), 20.0, Path(tmp))
+        throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -228,12 +344,15 @@ def main() -> None:
         "enhance": enhance_rows,
         "verify": verify,
         "stream": stream_rows,
+        "throughput": throughput_rows,
+        "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
         "max_realtime_streams_p95_le_2s": max(
             [int(str(r["streams"])) for r in stream_rows if float(str(r["partial_p95_sec"])) <= 2.0], default=0
         ),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    plot(throughput_rows, ROOT / "benchmarks" / "throughput.png")
     write_markdown(result)
     print(f"overall ratio {result['overall_ratio_of_medians']}; written to {RESULTS}")
 
@@ -284,6 +403,21 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         ),
         "",
         f"Simultaneous real-time streams with p95 partial latency <= 2 s on this machine: **{result['max_realtime_streams_p95_le_2s']}**.",
+        "",
+        "## Throughput (/audio/transcribe, 5 short clips sent back to back, TorchServe batchSize 4)",
+        "",
+        "| clients | requests | audio s per wall s | latency p50 s | latency p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['concurrency']} | {r['requests']} | {r['audio_sec_per_sec']} | {r['latency_p50_sec']} | {r['latency_p95_sec']} |"
+            for r in result["throughput"]
+        ),
+        "",
+        "![latency and throughput against concurrency](throughput.png)",
+        "",
+        "## Peak resident memory during the run (MiB)",
+        "",
+        *(f"- {name}: {mib}" for name, mib in result["peak_rss_mib"].items()),
         "",
     ]
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
