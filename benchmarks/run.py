@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -29,6 +32,7 @@ import httpx
 import numpy as np
 
 from benchmarks.machine import describe
+from handlers.whisper.asr import resolve_device
 from scripts.paths import DATA_DIR as DATA
 from scripts.paths import ROOT, WHISPER_WEIGHTS
 from scripts.stack import gateway, torchserve
@@ -139,7 +143,9 @@ def bench_stream(url: str, levels: tuple[int, ...], seconds: float, tmp: Path) -
     return rows
 
 
-def bench_throughput(url: str, levels: tuple[int, ...], requests_per_level: int) -> list[dict[str, object]]:
+def bench_throughput(
+    url: str, levels: tuple[int, ...], requests_per_level: int, route: str = "/audio/transcribe"
+) -> list[dict[str, object]]:
     """Audio-seconds transcribed per wall-second with ``n`` clients sending clips back to back."""
     clips = [(DATA / name, lang) for name, lang in CLIPS if "silero" not in name]
     payloads = [(p.name, p.read_bytes(), lang, _duration(p)) for p, lang in clips]
@@ -155,7 +161,12 @@ def bench_throughput(url: str, levels: tuple[int, ...], requests_per_level: int)
                 i = queue.pop()
                 name, data, lang, seconds = payloads[i % len(payloads)]
                 t0 = time.perf_counter()
-                r = await client.post("/audio/transcribe", params={"language": lang}, files={"file": (name, data)})
+                if route == "/audio/transcribe":
+                    r = await client.post(route, params={"language": lang}, files={"file": (name, data)})
+                else:  # OpenAI-style form fields
+                    r = await client.post(
+                        route, data={"language": lang, "model": "whisper-1"}, files={"file": (name, data)}
+                    )
                 r.raise_for_status()
                 latencies.append(time.perf_counter() - t0)
                 audio += seconds
@@ -179,6 +190,60 @@ def bench_throughput(url: str, levels: tuple[int, ...], requests_per_level: int)
         )
         print(rows[-1])
     return rows
+
+
+PEER_VENV = ROOT / ".bench" / "peer-venv"
+PEER = "faster-whisper-server==0.0.3"
+
+
+@contextmanager
+def peer_server(tmp: Path) -> Iterator[str | None]:
+    """faster-whisper-server (the OpenAI-compatible peer) on the same weights, int8 on CPU; its own venv."""
+    import subprocess
+
+    from scripts.stack import free_port
+
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    if subprocess.run([str(python), "-m", "pip", "install", "-q", PEER], capture_output=True).returncode != 0:
+        print(f"could not install {PEER}; the peer comparison is skipped")
+        yield None
+        return
+    config = tmp / "peer.yaml"
+    device, compute = resolve_device("auto", "auto")
+    config.write_text(
+        f"models:\n  - name: whisper-1\n    path: {WHISPER_WEIGHTS}\n"
+        f"model_options:\n  device: {device}\n  compute_type: {compute}\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(PEER_VENV / "bin" / "faster-whisper-server"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _duration(path: Path) -> float:
@@ -280,8 +345,6 @@ def main() -> None:
 
     from faster_whisper import WhisperModel
 
-    from handlers.whisper.asr import resolve_device
-
     device, compute_type = resolve_device("auto", "auto")
     model = WhisperModel(
         str(WHISPER_WEIGHTS),
@@ -329,6 +392,10 @@ def main() -> None:
         verify = bench_verify(client, gw.url, args.repeats)
         stream_rows = bench_stream(gw.url, (1, 2, 3, 4), 20.0, Path(tmp))
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
+        ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
+    # The peer runs alone, after our stack has stopped, so neither competes for the cores.
+    with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
+        peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -345,6 +412,7 @@ def main() -> None:
         "verify": verify,
         "stream": stream_rows,
         "throughput": throughput_rows,
+        "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
         "max_realtime_streams_p95_le_2s": max(
             [int(str(r["streams"])) for r in stream_rows if float(str(r["partial_p95_sec"])) <= 2.0], default=0
@@ -414,6 +482,17 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         ),
         "",
         "![latency and throughput against concurrency](throughput.png)",
+        "",
+        "## Against faster-whisper-server 0.0.3 (OpenAI route, same weights, int8, same clips; run one after the other)",
+        "",
+        "| clients | Audio Core audio s/s | Audio Core p95 s | faster-whisper-server audio s/s | faster-whisper-server p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {a['concurrency']} | {a['audio_sec_per_sec']} | {a['latency_p95_sec']} | {b['audio_sec_per_sec']} | {b['latency_p95_sec']} |"
+            for a, b in zip(
+                result["openai_route"]["audio_core"], result["openai_route"]["faster_whisper_server"], strict=False
+            )
+        ),
         "",
         "## Peak resident memory during the run (MiB)",
         "",
