@@ -19,7 +19,7 @@ import numpy as np
 
 from gateway.core.errors import AudioTooLong, InvalidAudio
 
-__all__ = ["from_pcm16", "load_and_resample", "load_audio", "to_pcm16"]
+__all__ = ["from_pcm16", "is_silent", "load_and_resample", "load_audio", "to_pcm16"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -73,6 +73,11 @@ def load_audio(
     if total == 0:
         raise InvalidAudio("file holds no audio samples")
     return np.concatenate(chunks).astype(np.float32) / 32768.0, rate
+
+
+def is_silent(audio: np.ndarray, rms_floor: float) -> bool:
+    """True when the signal's RMS is below ``rms_floor``: no speech to find, nothing to send a model."""
+    return len(audio) == 0 or float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < rms_floor
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         le=30,
         description="Longest piece of a file sent in one model request; longer audio is split at its quietest points.",
     )
+    SILENCE_RMS: float = Field(
+        0.002, ge=0, description="Audio quieter than this RMS (file pieces, stream buffers) never reaches the model."
+    )
     ASR_MAX_PARALLEL_PIECES: int = Field(4, ge=1, le=64, description="Pieces of one file in flight at once.")
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
     ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
@@ -66,9 +69,6 @@ class Settings(BaseSettings):
         60.0, gt=1, description="Undecoded audio held per stream; past it the server stops reading (backpressure)."
     )
     STREAM_BEAM_SIZE: int = Field(5, ge=1, le=10, description="Beam width for stream decodes.")
-    STREAM_MIN_RMS: float = Field(
-        0.002, ge=0, description="Buffers quieter than this RMS are not sent to the model (silence makes no words)."
-    )
     STREAM_NO_SPEECH_PROB: float = Field(
         0.6, ge=0, le=1, description="Segments the model itself thinks are not speech above this are dropped."
     )

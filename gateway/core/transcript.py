@@ -41,7 +41,7 @@ def merge_pieces(results: Sequence[tuple[float, dict[str, Any]]], duration: floa
         "language": first.get("language"),
         "language_probability": first.get("language_probability"),
         "duration": round(duration, 3),
-        "model": first.get("model"),
+        "model": next((r["model"] for _, r in results if r.get("model")), None),
         "task": first.get("task", "transcribe"),
         "segments": segments,
     }

@@ -129,3 +129,29 @@ def test_handler_accepts_any_container_directly(ts_server: TorchServe, data_dir:
     assert r.status_code == 200 and "fire" in normalize(r.json()["text"])
     r = httpx.post(f"{ts_server.inference_url}/predictions/whisper", content=b"garbage", timeout=TIMEOUT)
     assert r.status_code == 400 and r.json()["detail"] == "undecodable audio"
+
+
+def test_silence_and_noise_files_give_no_words(gw: Gateway) -> None:
+    import io
+    import wave
+
+    import numpy as np
+
+    from gateway.core.audio import to_pcm16
+
+    rng = np.random.default_rng(1)
+    for audio in (np.zeros(30 * 16000, np.float32), (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)):
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(to_pcm16(audio))
+        r = httpx.post(
+            f"{gw.url}/audio/transcribe",
+            params={"language": "en"},
+            files={"file": ("x.wav", buf.getvalue())},
+            timeout=TIMEOUT,
+        )
+        assert r.status_code == 200 and r.json()["text"] == "", r.json()
+        assert r.json()["raw"]["duration"] == pytest.approx(30.0)

@@ -16,7 +16,7 @@ import numpy as np
 import soxr
 
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import from_pcm16, to_pcm16
+from gateway.core.audio import from_pcm16, is_silent, to_pcm16
 from gateway.core.config import Settings
 from gateway.core.streaming import Snapshot, StreamTranscript
 
@@ -75,7 +75,7 @@ class StreamSession:
     async def _hypothesis(self) -> list[tuple[float, float, str]]:
         s = self._settings
         audio = self.state.buffer[: int(s.ASR_WINDOW_SEC * s.SAMPLE_RATE)].copy()
-        if len(audio) < s.SAMPLE_RATE * 0.3 or float(np.sqrt(np.mean(np.square(audio)))) < s.STREAM_MIN_RMS:
+        if len(audio) < s.SAMPLE_RATE * 0.3 or is_silent(audio, s.SILENCE_RMS):
             return []  # too short or too quiet to hold speech: no model call, no words
         pcm = await asyncio.to_thread(to_pcm16, audio)
         params: dict[str, Any] = {

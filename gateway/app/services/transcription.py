@@ -9,7 +9,7 @@ import numpy as np
 
 from gateway.app.services.enhancement import EnhanceOptions, Enhancer
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import Source, load_and_resample, load_audio, to_pcm16
+from gateway.core.audio import Source, is_silent, load_and_resample, load_audio, to_pcm16
 from gateway.core.config import Settings
 from gateway.core.pieces import Piece, split_at_quiet
 from gateway.core.transcript import merge_pieces
@@ -54,6 +54,8 @@ class Transcriber:
         slots = asyncio.Semaphore(s.ASR_MAX_PARALLEL_PIECES)
 
         async def run(piece: Piece, opts: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+            if is_silent(piece.audio, s.SILENCE_RMS):  # Whisper tends to invent a word or two for silence
+                return piece.offset_sec, {"segments": [], "language": opts.get("language"), "language_probability": 0.0}
             async with slots:
                 samples = piece.audio
                 if enhance is not None:
