@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -246,6 +247,31 @@ def peer_server(tmp: Path) -> Iterator[str | None]:
         proc.wait(timeout=30)
 
 
+def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
+    """The same throughput run against a second registration of the whisper archive with batchSize 1."""
+    r = httpx.post(
+        f"{ts.management_url}/models",
+        params={
+            "url": "whisper",
+            "model_name": "whisper_nobatch",
+            "batch_size": 1,
+            "max_batch_delay": 0,
+            "initial_workers": 1,
+            "synchronous": "true",
+            "response_timeout": 300,
+        },
+        timeout=600,
+    )
+    if r.status_code != 200:
+        print(f"could not register whisper_nobatch ({r.status_code}: {r.text[:200]}); skipped")
+        return []
+    try:
+        with gateway(ts, tmp / "gw-nobatch", env={"ASR_MODEL": "whisper_nobatch"}) as gw:
+            return bench_throughput(gw.url, (1, 4, 8), 16)
+    finally:
+        httpx.delete(f"{ts.management_url}/models/whisper_nobatch", timeout=120)
+
+
 def _duration(path: Path) -> float:
     from gateway.core.audio import load_and_resample
 
@@ -393,6 +419,7 @@ def main() -> None:
         stream_rows = bench_stream(gw.url, (1, 2, 3, 4), 20.0, Path(tmp))
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
         ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
+        nobatch_rows = bench_without_batching(ts, Path(tmp))
     # The peer runs alone, after our stack has stopped, so neither competes for the cores.
     with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
         peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
@@ -412,6 +439,7 @@ def main() -> None:
         "verify": verify,
         "stream": stream_rows,
         "throughput": throughput_rows,
+        "throughput_batch_size_1": nobatch_rows,
         "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
         "max_realtime_streams_p95_le_2s": max(
@@ -472,13 +500,21 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         "",
         f"Simultaneous real-time streams with p95 partial latency <= 2 s on this machine: **{result['max_realtime_streams_p95_le_2s']}**.",
         "",
-        "## Throughput (/audio/transcribe, 5 short clips sent back to back, TorchServe batchSize 4)",
+        "## Throughput (/audio/transcribe, 5 short clips sent back to back)",
         "",
-        "| clients | requests | audio s per wall s | latency p50 s | latency p95 s |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "Batching on: the whisper model as configured (batchSize 4, maxBatchDelay 20 ms); off: the same archive",
+        "registered a second time with batchSize 1, behind a second gateway.",
+        "",
+        "| clients | requests | batching on: audio s/s | p50 s | p95 s | batching off: audio s/s | p50 s | p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
-            f"| {r['concurrency']} | {r['requests']} | {r['audio_sec_per_sec']} | {r['latency_p50_sec']} | {r['latency_p95_sec']} |"
-            for r in result["throughput"]
+            f"| {r['concurrency']} | {r['requests']} | {r['audio_sec_per_sec']} | {r['latency_p50_sec']} | {r['latency_p95_sec']} | "
+            + (f"{o['audio_sec_per_sec']} | {o['latency_p50_sec']} | {o['latency_p95_sec']} |" if o else "- | - | - |")
+            for r, o in zip(
+                result["throughput"],
+                result["throughput_batch_size_1"] or [None] * len(result["throughput"]),
+                strict=False,
+            )
         ),
         "",
         "![latency and throughput against concurrency](throughput.png)",

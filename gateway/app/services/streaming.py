@@ -83,6 +83,9 @@ class StreamSession:
             "beam_size": s.STREAM_BEAM_SIZE,
             "word_timestamps": True,
             "vad_filter": True,
+            # One greedy-or-beam pass, no temperature-fallback ladder: a window cut mid-word can
+            # otherwise trigger up to six re-decodes and stall the stream for many seconds.
+            "temperature": 0.0,
             "initial_prompt": self.state.prompt(),
         }
         result = await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, params)
