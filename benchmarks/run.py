@@ -272,6 +272,16 @@ def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
         httpx.delete(f"{ts.management_url}/models/whisper_nobatch", timeout=120)
 
 
+def _worker_models(ts: Any) -> dict[int, str]:
+    """pid -> model name of every TorchServe worker (from the management API)."""
+    names: dict[int, str] = {}
+    for entry in httpx.get(f"{ts.management_url}/models", timeout=10).json().get("models", []):
+        detail = httpx.get(f"{ts.management_url}/models/{entry['modelName']}", timeout=10).json()[0]
+        for worker in detail.get("workers", []):
+            names[int(worker["pid"])] = entry["modelName"]
+    return names
+
+
 def _duration(path: Path) -> float:
     from gateway.core.audio import load_and_resample
 
@@ -281,10 +291,11 @@ def _duration(path: Path) -> float:
 class PeakMemory:
     """Samples the resident memory of the gateway, the TorchServe frontend and each worker."""
 
-    def __init__(self, processes: dict[str, int]) -> None:
+    def __init__(self, processes: dict[str, int], worker_names: dict[int, str] | None = None) -> None:
         import threading
 
         self.roots = processes
+        self.worker_names = worker_names or {}
         self.peak: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -310,7 +321,7 @@ class PeakMemory:
                         if "java" in proc.name():
                             name = "torchserve frontend (java)"
                         elif "model_service_worker" in cmd:
-                            name = f"torchserve worker {proc.pid}"
+                            name = f"torchserve worker: {self.worker_names.get(proc.pid, proc.pid)}"
                         elif label == "torchserve":
                             continue  # the launcher script
                         mib = proc.memory_info().rss / 2**20
@@ -383,7 +394,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         torchserve(Path(tmp) / "ts") as ts,
         gateway(ts, Path(tmp) / "gw") as gw,
-        PeakMemory({"gateway": gw.process.pid, "torchserve": ts.process.pid}) as memory,
+        PeakMemory({"gateway": gw.process.pid, "torchserve": ts.process.pid}, _worker_models(ts)) as memory,
     ):
         client = httpx.Client(timeout=600)
         for name, lang in CLIPS:
