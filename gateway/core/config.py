@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         description="Longest piece of a file sent in one model request; longer audio is split at its quietest points.",
     )
     SILENCE_RMS: float = Field(
-        0.002, ge=0, description="Audio quieter than this RMS (file pieces, stream buffers) never reaches the model."
+        1e-4,
+        ge=0,
+        description="Audio quieter than this RMS (-80 dBFS: file pieces, stream buffers) never reaches the model.",
     )
     ASR_MAX_PARALLEL_PIECES: int = Field(4, ge=1, le=64, description="Pieces of one file in flight at once.")
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
