@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import tempfile
-import wave
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,18 +63,6 @@ def load_manifest(manifest: Path, data_dir: Path) -> list[Clip]:
         for r in rows
         if r["transcript"] and r["language"] in ("en", "ru") and r["category"] != "meta" and "|" not in r["transcript"]
     ]
-
-
-def _wav(audio: np.ndarray, rate: int = 16000) -> bytes:
-    from gateway.core.audio import to_pcm16
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(to_pcm16(audio))
-    return buf.getvalue()
 
 
 def eval_asr(client: httpx.Client, clips: list[Clip]) -> dict[str, dict[str, float]]:
@@ -220,7 +207,7 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
 
 def eval_hallucination(client: httpx.Client, url: str) -> dict[str, dict[str, int]]:
     from clients.asr_stream import stream_pcm
-    from gateway.core.audio import to_pcm16
+    from gateway.core.audio import to_pcm16, to_wav
 
     rng = np.random.default_rng(0)
     signals = {
@@ -232,7 +219,9 @@ def eval_hallucination(client: httpx.Client, url: str) -> dict[str, dict[str, in
         counts = {}
         for label, params in (("/audio/transcribe", {}), ("/audio/transcribe vad_filter", {"vad_filter": "true"})):
             r = client.post(
-                "/audio/transcribe", params={"language": "en", **params}, files={"file": ("x.wav", _wav(audio))}
+                "/audio/transcribe",
+                params={"language": "en", **params},
+                files={"file": ("x.wav", to_wav(audio, 16000))},
             )
             r.raise_for_status()
             counts[label] = len(r.json()["text"].split())

@@ -11,7 +11,9 @@ These functions block: call them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import io
 import os
+import wave
 from typing import BinaryIO
 
 import av
@@ -19,7 +21,7 @@ import numpy as np
 
 from gateway.core.errors import AudioTooLong, InvalidAudio
 
-__all__ = ["from_pcm16", "is_silent", "load_and_resample", "load_audio", "to_pcm16"]
+__all__ = ["from_pcm16", "is_silent", "load_and_resample", "load_audio", "to_pcm16", "to_wav"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -83,6 +85,17 @@ def is_silent(audio: np.ndarray, rms_floor: float) -> bool:
 def to_pcm16(audio: np.ndarray) -> bytes:
     """Float samples in [-1, 1] to little-endian PCM16 (exact for audio from load_and_resample)."""
     return np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2").tobytes()
+
+
+def to_wav(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Mono PCM16 WAV bytes of float samples."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(to_pcm16(audio))
+    return buf.getvalue()
 
 
 def from_pcm16(data: bytes) -> np.ndarray:

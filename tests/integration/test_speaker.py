@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from gateway.core.audio import load_and_resample, to_pcm16
+from gateway.core.audio import load_and_resample, to_pcm16, to_wav
 from gateway.core.speakers import reference_of
 from handlers.speaker_embedding.embedding import SpeakerConfig, SpeakerEncoder
 from scripts.stack import Gateway, TorchServe, gateway
@@ -103,8 +103,7 @@ def test_enroll_list_delete_and_bad_input(gw: Gateway, data_dir: Path) -> None:
         probe = {"probe": (files[3].name, files[3].read_bytes())}
         assert _post(client, "/speaker/verify", probe, speaker_id="alice").json()["decision"] is True
 
-        silent = to_pcm16(np.zeros(32000, np.float32))
-        wav = _wav(silent)
+        wav = to_wav(np.zeros(32000, np.float32), 16000)
         cases = [
             (_post(client, "/speaker/verify", {}), 422),  # missing probe
             (_post(client, "/speaker/verify", {"probe": ("e.wav", b"")}), 400),
@@ -145,19 +144,6 @@ def test_concurrent_enrolls_lose_no_sample(gw: Gateway, data_dir: Path) -> None:
     assert sorted(r.json()["samples"] for r in responses) == [1, 2, 3, 4, 5]
     listing = {s["speaker_id"]: s["samples"] for s in httpx.get(f"{gw.url}/speaker/speakers").json()["speakers"]}
     assert listing["crowd"] == 5
-
-
-def _wav(pcm: bytes, rate: int = 16000) -> bytes:
-    import io
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return buf.getvalue()
 
 
 def test_microphone_training_is_off_by_default(gw: Gateway) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import wave
 from pathlib import Path
 
 import httpx
@@ -14,7 +12,7 @@ import pytest
 import websockets
 
 from clients.asr_stream import StreamResult, file_chunks, stream_pcm
-from gateway.core.audio import load_and_resample, to_pcm16
+from gateway.core.audio import load_and_resample, to_pcm16, to_wav
 from scripts.stack import Gateway
 from tests.integration.test_transcribe import RUSSIAN
 from tests.wer import normalize, wer
@@ -33,16 +31,6 @@ def offline(gw: Gateway, data: bytes, language: str) -> str:
     )
     assert r.status_code == 200, r.text
     return str(r.json()["text"])
-
-
-def wav_bytes(audio: np.ndarray, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(to_pcm16(audio))
-    return buf.getvalue()
 
 
 def stream_file(gw: Gateway, path: Path, language: str, speed: float, rate: int = 16000) -> StreamResult:
@@ -103,7 +91,7 @@ def test_long_stream_is_transcribed_whole(gw: Gateway, data_dir: Path, tmp_path:
     audio = np.concatenate([load_and_resample(p, 16000) for p in parts])
     assert len(audio) / 16000 >= 120
     path = tmp_path / "long.wav"
-    path.write_bytes(wav_bytes(audio))
+    path.write_bytes(to_wav(audio, 16000))
     result = stream_file(gw, path, "en", 0.0)
     assert result.final is not None, result.errors
     final, reference = result.final["text"], offline(gw, path.read_bytes(), "en")
@@ -120,7 +108,7 @@ def test_silence_and_noise_give_no_words(gw: Gateway, tmp_path: Path) -> None:
         ("noise", (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)),
     ):
         path = tmp_path / f"{name}.wav"
-        path.write_bytes(wav_bytes(audio))
+        path.write_bytes(to_wav(audio, 16000))
         result = stream_file(gw, path, "en", 0.0)
         assert result.final is not None and result.final["text"] == "", (name, result.final)
 

@@ -132,26 +132,15 @@ def test_handler_accepts_any_container_directly(ts_server: TorchServe, data_dir:
 
 
 def test_silence_and_noise_files_give_no_words(gw: Gateway) -> None:
-    import io
-    import wave
-
     import numpy as np
 
-    from gateway.core.audio import to_pcm16
+    from gateway.core.audio import to_wav
 
     rng = np.random.default_rng(1)
     for audio in (np.zeros(30 * 16000, np.float32), (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)):
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)
-            w.writeframes(to_pcm16(audio))
+        wav = to_wav(audio, 16000)
         r = httpx.post(
-            f"{gw.url}/audio/transcribe",
-            params={"language": "en"},
-            files={"file": ("x.wav", buf.getvalue())},
-            timeout=TIMEOUT,
+            f"{gw.url}/audio/transcribe", params={"language": "en"}, files={"file": ("x.wav", wav)}, timeout=TIMEOUT
         )
         assert r.status_code == 200 and r.json()["text"] == "", r.json()
         assert r.json()["raw"]["duration"] == pytest.approx(30.0)
