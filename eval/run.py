@@ -29,22 +29,13 @@ from typing import Any
 import httpx
 import numpy as np
 
+from eval.quality import PAIRS, si_sdr
 from eval.textnorm import wer
 from scripts.paths import DATA_DIR, ROOT, WHISPER_WEIGHTS
 
 REPORT = ROOT / "eval" / "REPORT.md"
 TIMEOUT = httpx.Timeout(600.0)
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
-PAIRS = [
-    *(
-        (
-            f"facebookresearch__denoiser/valentini_clean/p287_00{i}.wav",
-            f"facebookresearch__denoiser/valentini_noisy/p287_00{i}.wav",
-        )
-        for i in (1, 2, 3)
-    ),
-    ("Rikorose__DeepFilterNet/clean_freesound_33711.wav", "Rikorose__DeepFilterNet/noisy_snr0.wav"),
-]
 
 
 @dataclass(frozen=True)
@@ -168,12 +159,6 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
     from pystoi import stoi
 
     from gateway.core.audio import load_audio
-
-    def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
-        n = min(len(ref), len(est))
-        ref, est = ref[:n] - ref[:n].mean(), est[:n] - est[:n].mean()
-        target = np.dot(est, ref) / np.dot(ref, ref) * ref
-        return float(10 * np.log10(np.dot(target, target) / np.dot(est - target, est - target)))
 
     def scores(clean: np.ndarray, audio: np.ndarray, rate: int) -> tuple[float, float, float]:
         n = min(len(clean), len(audio))

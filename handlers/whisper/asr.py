@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from handlers.common.options import parse_bool
 from handlers.common.payload import BadRequest
 
 __all__ = ["LANGUAGES", "DecodeOptions", "WhisperASR", "WhisperConfig", "parse_options"]
@@ -159,11 +160,10 @@ class DecodeOptions:
 
 
 def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise BadRequest(f"{name} must be true or false")
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be true or false") from exc
 
 
 def parse_options(params: dict[str, Any], config: WhisperConfig) -> DecodeOptions:

@@ -12,11 +12,11 @@ import pytest
 import soxr
 from pesq import pesq
 
+from eval.quality import PAIRS, si_sdr
 from handlers.common.payload import decode_container
 from handlers.enhancer.denoise import Enhancer, EnhancerConfig
 from handlers.enhancer.handler import EnhancerHandler
 from tests.handlers.context import built_model_dir, load_handler
-from tests.quality import PAIRS, si_sdr
 
 MODEL_DIR = built_model_dir("enhancer")
 

@@ -10,9 +10,9 @@ import numpy as np
 import soxr
 from pesq import pesq
 
+from eval.quality import PAIRS, si_sdr
 from gateway.core.audio import load_audio
 from scripts.stack import Gateway
-from tests.quality import PAIRS, si_sdr
 
 TIMEOUT = httpx.Timeout(300.0)
 

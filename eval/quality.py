@@ -1,4 +1,4 @@
-"""Signal-quality helpers and the clean/noisy pairs of shared/data used by the enhancer tests."""
+"""Signal-quality helpers and the clean/noisy pairs of shared/data, for `make eval` and the tests."""
 
 from __future__ import annotations
 
