@@ -7,6 +7,8 @@
 - Enhancement: real-time factor of each method, through /audio/enhance and in-process.
 - Speaker verification: latency of /speaker/verify with a reference file and against
   an enrolled speaker.
+- Live streams: word latency and final WER of /ws/asr next to WhisperLive, ramping up the
+  number of simultaneous real-time streams (benchmarks/streams.py).
 
     python -m benchmarks.run [--repeats 5]
 """
@@ -32,6 +34,14 @@ import httpx
 import numpy as np
 
 from benchmarks.machine import describe
+from benchmarks.streams import (
+    STREAM_CLIP,
+    bench_streams,
+    load_clip,
+    max_streams,
+    offline_reference,
+    whisper_live_server,
+)
 from handlers.whisper.asr import resolve_device
 from scripts.paths import DATA_DIR as DATA
 from scripts.paths import ROOT, WHISPER_WEIGHTS
@@ -46,6 +56,8 @@ CLIPS = [
     ("snakers4__silero-vad/en.wav", "en"),  # 60 s: two pieces in parallel through the gateway
 ]
 RESULTS = ROOT / "benchmarks" / "results"
+STREAM_SECONDS = 30.0
+STREAM_LEVELS = (1, 2, 3, 4, 6, 8)
 NOISY = [
     "facebookresearch__denoiser/valentini_noisy/p287_002.wav",
     "Rikorose__DeepFilterNet/noisy_snr0.wav",
@@ -101,42 +113,6 @@ def bench_enhance(client: httpx.Client, url: str, repeats: int) -> list[dict[str
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def bench_stream(url: str, levels: tuple[int, ...], seconds: float, tmp: Path) -> list[dict[str, object]]:
-    """Streams at real-time pace: partial latency (audio time -> text on the client) per concurrency."""
-    from clients.asr_stream import StreamResult, file_chunks, stream_pcm
-    from gateway.core.audio import load_and_resample, to_wav
-
-    audio = load_and_resample(DATA / "snakers4__silero-vad" / "en.wav", 16000)[: int(seconds * 16000)]
-    clip = tmp / "stream.wav"
-    clip.write_bytes(to_wav(audio, 16000))
-    ws_url = url.replace("http://", "ws://") + "/ws/asr?language=en"
-
-    async def run(n: int) -> list[StreamResult]:
-        return await asyncio.gather(
-            *(stream_pcm(ws_url, file_chunks(str(clip), 16000, 100, 1.0), 16000) for _ in range(n))
-        )
-
-    rows: list[dict[str, object]] = []
-    for n in levels:
-        results = asyncio.run(run(n))
-        partial_lat, final_lat = [], []
-        for r in results:
-            assert r.started_at is not None and r.stopped_at is not None and r.final is not None
-            partial_lat += [p["received_at"] - (r.started_at + p["audio_sec"]) for p in r.partials]
-            final_lat.append(r.final["received_at"] - r.stopped_at)
-        rows.append(
-            {
-                "streams": n,
-                "partials": len(partial_lat),
-                "partial_p50_sec": round(_percentile(partial_lat, 50), 3),
-                "partial_p95_sec": round(_percentile(partial_lat, 95), 3),
-                "final_after_stop_p50_sec": round(_percentile(final_lat, 50), 3),
-            }
-        )
-        print(rows[-1])
-    return rows
 
 
 def bench_throughput(
@@ -423,13 +399,21 @@ def main() -> None:
             print(rows[-1])
         enhance_rows = bench_enhance(client, gw.url, args.repeats)
         verify = bench_verify(client, gw.url, args.repeats)
-        stream_rows = bench_stream(gw.url, (1, 2, 3, 4), 20.0, Path(tmp))
+        stream_audio = load_clip(DATA / STREAM_CLIP, STREAM_SECONDS)
+        stream_ref, stream_text = offline_reference(model, stream_audio, "en")
+        stream_rows = bench_streams("audio_core", gw.url, stream_audio, "en", stream_ref, stream_text, STREAM_LEVELS)
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
         ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
         nobatch_rows = bench_without_batching(ts, Path(tmp))
     # The peer runs alone, after our stack has stopped, so neither competes for the cores.
     with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
         peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
+    with whisper_live_server() as live_url:
+        live_rows = (
+            bench_streams("whisper_live", live_url, stream_audio, "en", stream_ref, stream_text, STREAM_LEVELS)
+            if live_url
+            else []
+        )
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -444,14 +428,20 @@ def main() -> None:
         ),
         "enhance": enhance_rows,
         "verify": verify,
-        "stream": stream_rows,
+        "stream": {
+            "clip": STREAM_CLIP,
+            "seconds": STREAM_SECONDS,
+            "audio_core": stream_rows,
+            "whisper_live": live_rows,
+        },
         "throughput": throughput_rows,
         "throughput_batch_size_1": nobatch_rows,
         "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
-        "max_realtime_streams_p95_le_2s": max(
-            [int(str(r["streams"])) for r in stream_rows if float(str(r["partial_p95_sec"])) <= 2.0], default=0
-        ),
+        "max_realtime_streams_p95_le_2s": {
+            "audio_core": max_streams(stream_rows),
+            "whisper_live": max_streams(live_rows),
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -494,18 +484,26 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         f"- with a reference file (two embeddings): {result['verify']['verify_with_reference_median_sec']} s",
         f"- against an enrolled speaker (one embedding): {result['verify']['verify_enrolled_median_sec']} s",
         "",
-        "## Live streams (/ws/asr, 20 s of English at real-time pace, 100 ms frames)",
+        "## Live streams: Audio Core /ws/asr next to WhisperLive 0.10.0 (same weights, same clip, same client pacing)",
         "",
-        "Partial latency = when the client gets a partial minus when it sent the last audio that partial heard.",
+        f"{result['stream']['seconds']:g} s of `{result['stream']['clip']}` streamed by N clients at once at real-time pace "
+        "(PCM16, 100 ms frames). Word latency: for each word of the offline transcript, when the client's text first "
+        "shows it minus when the client sent the end of that word's audio (the same measure for both protocols). "
+        "'Shown' is the share of words that appeared before the stream ended; final WER is against the offline "
+        "transcript. Each system ramps up until p95 passes 2 s. WhisperLive: faster_whisper backend, one shared "
+        "model, its defaults (beam 5, VAD on); it runs after Audio Core's stack has stopped.",
         "",
-        "| streams | partials | partial p50 s | partial p95 s | final after stop p50 s |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| system | streams | word latency p50 s | p95 s | shown | final WER | updates per stream |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
-            f"| {r['streams']} | {r['partials']} | {r['partial_p50_sec']} | {r['partial_p95_sec']} | {r['final_after_stop_p50_sec']} |"
-            for r in result["stream"]
+            f"| {r['system']} | {r['streams']} | {r['word_latency_p50_sec']} | {r['word_latency_p95_sec']} | "
+            f"{r['words_shown_while_streaming']} | {r['final_wer_mean']} | {r['updates_per_stream']} |"
+            for r in result["stream"]["audio_core"] + result["stream"]["whisper_live"]
         ),
         "",
-        f"Simultaneous real-time streams with p95 partial latency <= 2 s on this machine: **{result['max_realtime_streams_p95_le_2s']}**.",
+        "Simultaneous real-time streams with p95 word latency <= 2 s on this machine: "
+        f"**Audio Core {result['max_realtime_streams_p95_le_2s']['audio_core']}**, "
+        f"WhisperLive {result['max_realtime_streams_p95_le_2s']['whisper_live']}.",
         "",
         "## Throughput (/audio/transcribe, 5 short clips sent back to back)",
         "",

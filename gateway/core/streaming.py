@@ -3,10 +3,12 @@
 Whisper re-decodes a sliding buffer of recent audio. A word is *committed* once two
 consecutive hypotheses agree on it (LocalAgreement-2, as in Macháček et al.'s
 whisper_streaming): committed text never changes again, only the tentative tail
-does. Audio before the last committed word is dropped from the buffer, so a talk of
-any length is transcribed whole while each decode stays short. When hypotheses
-keep disagreeing and the buffer reaches the window, its first half is committed
-as heard, which bounds both latency and memory.
+does. Once the buffer is longer than ``trim_sec``, the audio of committed words is
+dropped (at a sentence end when there is one), so a talk of any length is
+transcribed whole while each decode stays short; below that the committed audio
+stays as context, because Whisper given only a second or two of audio tends to
+hallucinate. When hypotheses keep disagreeing and the buffer reaches the window,
+its first half is committed as heard, which bounds both latency and memory.
 
 Pure state: no I/O, no clock. The gateway's stream session feeds it audio and
 hypotheses (words with times relative to the buffer start).
@@ -23,6 +25,7 @@ import numpy as np
 __all__ = ["Snapshot", "StreamTranscript", "StreamWord"]
 
 _NORMAL = re.compile(r"[^\w']+")
+_SENTENCE_END = (".", "?", "!", "…", "。")
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,10 @@ def _join(words: Sequence[StreamWord]) -> str:
 
 
 class StreamTranscript:
-    def __init__(self, sample_rate: int, window_sec: float, prompt_chars: int = 200) -> None:
+    def __init__(self, sample_rate: int, window_sec: float, trim_sec: float = 0.0, prompt_chars: int = 200) -> None:
         self.sample_rate = sample_rate
         self.window_sec = window_sec
+        self.trim_sec = min(trim_sec, window_sec)
         self.prompt_chars = prompt_chars
         self.buffer = np.zeros(0, dtype=np.float32)
         self.buffer_start = 0.0  # stream time of buffer[0]
@@ -128,9 +132,18 @@ class StreamTranscript:
             self._drop_until(cut)
 
     def _trim(self) -> None:
-        """Drop audio before the end of the last committed word."""
-        if self.committed:
-            self._drop_until(self.committed[-1].end)
+        """Past trim_sec, drop the audio of committed words: up to the last sentence end when
+        that removes at least half of the buffer, else up to the last committed word."""
+        if self.buffer_sec <= self.trim_sec or not self.committed:
+            return
+        cut = self.committed[-1].end
+        for word in reversed(self.committed):
+            if word.end - self.buffer_start < self.buffer_sec / 2:
+                break
+            if word.text.rstrip().endswith(_SENTENCE_END):
+                cut = word.end
+                break
+        self._drop_until(cut)
 
     def drop_oldest(self, seconds: float) -> None:
         """Forget the oldest ``seconds`` of the buffer (and any tentative words in it)."""

@@ -81,3 +81,27 @@ def test_drop_oldest_bounds_the_buffer() -> None:
     st.append(np.zeros(5 * SR, np.float32))
     st.drop_oldest(2.0)
     assert abs(st.buffer_sec - 3.0) < 1e-3 and abs(st.buffer_start - 2.0) < 1e-3
+
+
+def test_committed_audio_stays_as_context_until_the_buffer_passes_trim_sec() -> None:
+    st = StreamTranscript(SR, window_sec=15, trim_sec=4)
+    st.append(np.zeros(3 * SR, np.float32))
+    st.update([(0.0, 0.5, " One."), (0.6, 1.0, " two")])
+    st.update([(0.0, 0.5, " One."), (0.6, 1.0, " two"), (1.2, 1.6, " three")])
+    assert st.snapshot().committed == "One. two"
+    assert st.buffer_start == 0.0 and abs(st.buffer_sec - 3.0) < 1e-3  # under trim_sec: nothing dropped
+    st.append(np.zeros(2 * SR, np.float32))
+    st.update([(0.0, 0.5, " One."), (0.6, 1.0, " two"), (1.2, 1.6, " three."), (3.0, 4.6, " four")])
+    # past trim_sec: cut after the last committed word ("three." also ends a sentence in the second half)
+    assert st.snapshot().committed == "One. two three."
+    assert abs(st.buffer_start - 1.6) < 1e-3
+
+
+def test_trim_prefers_a_sentence_end_in_the_second_half_of_the_buffer() -> None:
+    st = StreamTranscript(SR, window_sec=15, trim_sec=4)
+    st.append(np.zeros(6 * SR, np.float32))
+    hyp = [(0.5, 1.0, " alpha"), (3.5, 4.0, " beta."), (4.5, 5.0, " gamma"), (5.2, 5.6, " delta")]
+    st.update(hyp)
+    st.update(hyp)
+    assert st.snapshot().committed == "alpha beta. gamma delta"
+    assert abs(st.buffer_start - 4.0) < 1e-3  # after "beta.", not after "delta": the next decode hears whole sentences

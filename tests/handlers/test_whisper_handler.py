@@ -84,6 +84,7 @@ def test_options_come_from_yaml_then_env(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"beam_size": "many"}, "integer"),
         ({"temperature": 2}, "temperature"),
         ({"word_timestamps": "maybe"}, "word_timestamps"),
+        ({"fit_window": "sometimes"}, "fit_window"),
         ({"initial_prompt": "x" * 5000}, "initial_prompt"),
     ],
 )
@@ -113,3 +114,29 @@ def test_parse_options_defaults_and_auto_language() -> None:
 def test_decode_item_rejects(item: dict[str, Any], message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         decode_item(item, 16000)
+
+
+def test_fit_window_encodes_less_and_hears_the_same(
+    handler: tuple[WhisperHandler, Context], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faster_whisper.transcribe as fw
+
+    service, ctx = handler
+    seen: list[int] = []
+    storage = fw.get_ctranslate2_storage
+
+    def spy(features: np.ndarray) -> Any:
+        seen.append(features.shape[-1])
+        return storage(features)
+
+    monkeypatch.setattr(fw, "get_ctranslate2_storage", spy)
+    jfk = bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())
+    texts = {}
+    for fit in (False, True):
+        seen.clear()
+        [out] = service.handle([{"body": jfk, "params": {"language": "en", "fit_window": fit}}], ctx)
+        texts[fit] = normalize(out["text"])
+        # 11 s of audio + 5 s of padding = 1600 mel frames instead of Whisper's 3000
+        assert set(seen) == ({1600} if fit else {3000})
+    assert "ask what you can do for your country" in texts[True]
+    assert texts[True] == texts[False]

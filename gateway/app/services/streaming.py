@@ -25,6 +25,7 @@ __all__ = ["StreamSession"]
 # Whisper's own hallucination signals (as in openai-whisper's transcribe defaults)
 _MAX_COMPRESSION = 2.4
 _MIN_LOGPROB = -1.0
+_MAX_NEW_TOKENS = 220  # the whisper handler's limit (prompt + text within Whisper's 448 tokens)
 
 
 class StreamSession:
@@ -33,7 +34,7 @@ class StreamSession:
         self._client = client
         self.language = language
         self.input_rate = sample_rate
-        self.state = StreamTranscript(settings.SAMPLE_RATE, settings.ASR_WINDOW_SEC)
+        self.state = StreamTranscript(settings.SAMPLE_RATE, settings.ASR_WINDOW_SEC, settings.STREAM_TRIM_SEC)
         self._resampler = (
             None
             if sample_rate == settings.SAMPLE_RATE
@@ -86,6 +87,10 @@ class StreamSession:
             # One greedy-or-beam pass, no temperature-fallback ladder: a window cut mid-word can
             # otherwise trigger up to six re-decodes and stall the stream for many seconds.
             "temperature": 0.0,
+            "fit_window": s.STREAM_FIT_WINDOW,
+            # Whisper sometimes loops ("I'm sorry, I'm sorry, ...") on a window cut mid-word; without a
+            # cap one such decode runs to 448 tokens and stalls the stream for seconds.
+            "max_new_tokens": min(_MAX_NEW_TOKENS, int(16 + s.STREAM_TOKENS_PER_SEC * len(audio) / s.SAMPLE_RATE)),
             "initial_prompt": self.state.prompt(),
         }
         result = await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, params)
