@@ -38,7 +38,12 @@ class Settings(BaseSettings):
     )
     ASR_MAX_PARALLEL_PIECES: int = Field(4, ge=1, le=64, description="Pieces of one file in flight at once.")
     ASR_WINDOW_SEC: float = Field(15.0, gt=1, le=30, description="Length of the /ws/asr decoding window.")
-    ASR_EMIT_SEC: float = Field(1.0, gt=0.1, le=10, description="How often /ws/asr emits a partial.")
+    ASR_EMIT_SEC: float = Field(
+        0.5,
+        gt=0.1,
+        le=10,
+        description="How often /ws/asr decodes and emits a partial (less often when the model is busy).",
+    )
 
     # Access control
     API_KEYS: str = Field(

@@ -5,7 +5,7 @@ consecutive hypotheses agree on it (LocalAgreement-2, as in Macháček et al.'s
 whisper_streaming): committed text never changes again, only the tentative tail
 does. Once the buffer is longer than ``trim_sec``, the audio of committed words is
 dropped (at a sentence end when there is one), so a talk of any length is
-transcribed whole while each decode stays short; below that the committed audio
+transcribed whole while each decode stays short; at least ``trim_sec / 2`` of it
 stays as context, because Whisper given only a second or two of audio tends to
 hallucinate. When hypotheses keep disagreeing and the buffer reaches the window,
 its first half is committed as heard, which bounds both latency and memory.
@@ -132,18 +132,15 @@ class StreamTranscript:
             self._drop_until(cut)
 
     def _trim(self) -> None:
-        """Past trim_sec, drop the audio of committed words: up to the last sentence end when
-        that removes at least half of the buffer, else up to the last committed word."""
+        """Past trim_sec, drop the audio of committed words, keeping at least trim_sec / 2 of the
+        buffer as context: cut at the latest sentence end that allows it, else the latest word."""
         if self.buffer_sec <= self.trim_sec or not self.committed:
             return
-        cut = self.committed[-1].end
-        for word in reversed(self.committed):
-            if word.end - self.buffer_start < self.buffer_sec / 2:
-                break
-            if word.text.rstrip().endswith(_SENTENCE_END):
-                cut = word.end
-                break
-        self._drop_until(cut)
+        end = self.buffer_start + self.buffer_sec
+        inside = [w for w in self.committed if w.end > self.buffer_start]
+        keeps = [w for w in inside if end - w.end >= self.trim_sec / 2] or inside[:1] or self.committed[-1:]
+        sentence = [w for w in keeps if w.text.rstrip().endswith(_SENTENCE_END)]
+        self._drop_until((sentence or keeps)[-1].end)
 
     def drop_oldest(self, seconds: float) -> None:
         """Forget the oldest ``seconds`` of the buffer (and any tentative words in it)."""

@@ -105,3 +105,16 @@ def test_trim_prefers_a_sentence_end_in_the_second_half_of_the_buffer() -> None:
     st.update(hyp)
     assert st.snapshot().committed == "alpha beta. gamma delta"
     assert abs(st.buffer_start - 4.0) < 1e-3  # after "beta.", not after "delta": the next decode hears whole sentences
+
+
+def test_trim_keeps_half_of_trim_sec_as_context() -> None:
+    st = StreamTranscript(SR, window_sec=15, trim_sec=4)
+    st.append(np.zeros(10 * SR, np.float32))
+    hyp = [(1.0, 1.5, " a."), (6.0, 6.5, " b"), (7.5, 8.0, " c"), (9.0, 9.5, " d")]
+    st.update(hyp)
+    st.update(hyp)
+    assert st.snapshot().committed == "a. b c d"
+    assert abs(st.buffer_start - 1.5) < 1e-3  # a sentence end first
+    st.update([(w0 - 1.5, w1 - 1.5, text) for w0, w1, text in hyp[1:]])  # the same words, heard again
+    # still past trim_sec: now the latest committed word that leaves >= 2 s of buffer, "c" (buffer ends at 10)
+    assert abs(st.buffer_start - 8.0) < 1e-3 and st.snapshot().committed == "a. b c d"
