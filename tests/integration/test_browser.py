@@ -10,7 +10,8 @@ import pytest
 
 from gateway.core.audio import load_and_resample, to_wav
 from scripts.stack import Gateway
-from tests.wer import normalize
+from tests.conftest import manifest
+from tests.wer import wer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -47,4 +48,6 @@ def test_page_streams_the_microphone_and_shows_the_words(gw: Gateway, jfk: Path,
         finally:
             browser.close()
     assert seen_while_talking  # partials showed up before the end
-    assert "ask not what your country can do for you" in normalize(final), final
+    [clip] = [c for c in manifest() if c.path == jfk]
+    # the words of the recording, give or take one (greedy stream decodes may hear "asked not")
+    assert wer([clip.transcript], [final]) <= 0.1, final
