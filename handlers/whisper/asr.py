@@ -179,6 +179,20 @@ def _flag(value: Any, name: str) -> bool:
         raise BadRequest(f"{name} must be true or false") from exc
 
 
+def _bounded(params: dict[str, Any], name: str, cast: type, low: float, high: float, default: Any = None) -> Any:
+    """A numeric param within [low, high]; ``default`` when absent (None stays None)."""
+    value = params.get(name, default)
+    if value is None:
+        return None
+    try:
+        value = cast(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"{name} must be {'an integer' if cast is int else 'a number'}") from exc
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
 def parse_options(params: dict[str, Any], config: WhisperConfig) -> DecodeOptions:
     """Validate request params against the config; raise BadRequest with a clear message."""
     language = params.get("language")
@@ -191,31 +205,12 @@ def parse_options(params: dict[str, Any], config: WhisperConfig) -> DecodeOption
     task = params.get("task", "transcribe")
     if task not in ("transcribe", "translate"):
         raise BadRequest("task must be 'transcribe' or 'translate'")
-    try:
-        beam_size = int(params.get("beam_size", config.beam_size))
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("beam_size must be an integer") from exc
-    if not 1 <= beam_size <= config.max_beam_size:
-        raise BadRequest(f"beam_size must be between 1 and {config.max_beam_size}")
+    beam_size = _bounded(params, "beam_size", int, 1, config.max_beam_size, config.beam_size)
     prompt = params.get("initial_prompt") or None
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > config.max_prompt_chars):
         raise BadRequest(f"initial_prompt must be text of at most {config.max_prompt_chars} characters")
-    max_new_tokens = params.get("max_new_tokens")
-    if max_new_tokens is not None:
-        try:
-            max_new_tokens = int(max_new_tokens)
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("max_new_tokens must be an integer") from exc
-        if not 1 <= max_new_tokens <= config.max_new_tokens_limit:
-            raise BadRequest(f"max_new_tokens must be between 1 and {config.max_new_tokens_limit}")
-    temperature = params.get("temperature")
-    if temperature is not None:
-        try:
-            temperature = float(temperature)
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("temperature must be a number") from exc
-        if not 0.0 <= temperature <= 1.0:
-            raise BadRequest("temperature must be between 0 and 1")
+    max_new_tokens = _bounded(params, "max_new_tokens", int, 1, config.max_new_tokens_limit)
+    temperature = _bounded(params, "temperature", float, 0.0, 1.0)
     return DecodeOptions(
         language=language,
         task=task,
