@@ -301,19 +301,19 @@ class PeakMemory:
                     continue
 
 
-def plot(rows: list[dict[str, object]], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    levels = [int(str(r["concurrency"])) for r in rows]
+    levels = [r["concurrency"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(levels, [float(str(r["latency_p50_sec"])) for r in rows], "o-", label="p50")
-    left.plot(levels, [float(str(r["latency_p95_sec"])) for r in rows], "s--", label="p95")
+    left.plot(levels, [r["latency_p50_sec"] for r in rows], "o-", label="p50")
+    left.plot(levels, [r["latency_p95_sec"] for r in rows], "s--", label="p95")
     left.set(xlabel="concurrent clients", ylabel="latency, s", title="/audio/transcribe latency")
     left.legend()
-    right.plot(levels, [float(str(r["audio_sec_per_sec"])) for r in rows], "o-")
+    right.plot(levels, [r["audio_sec_per_sec"] for r in rows], "o-")
     right.set(xlabel="concurrent clients", ylabel="audio s per wall s", title="throughput")
     for ax in (left, right):
         ax.set_xticks(levels)

@@ -17,6 +17,7 @@ Whisper base weights, one shared model (``single_model``), its defaults otherwis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
 import os
@@ -29,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import websockets
@@ -158,6 +160,8 @@ async def whisper_live_stream(url: str, audio: np.ndarray, language: str, settle
         run.final = text()
         await ws.send(b"END_OF_AUDIO")
         receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiver
     return run
 
 
@@ -204,7 +208,7 @@ def whisper_live_server() -> Iterator[str | None]:
 
 
 # The comparison ----------------------------------------------------------------------------
-def _summary(runs: list[StreamRun], ref: list[RefWord], reference_text: str, language: str) -> dict[str, object]:
+def _summary(runs: list[StreamRun], ref: list[RefWord], reference_text: str, language: str) -> dict[str, Any]:
     latencies: list[float] = []
     shown = 0
     for run in runs:
@@ -224,9 +228,9 @@ def _summary(runs: list[StreamRun], ref: list[RefWord], reference_text: str, lan
     }
 
 
-def _holds(row: dict[str, object]) -> bool:
+def _holds(row: dict[str, Any]) -> bool:
     p95 = row["word_latency_p95_sec"]
-    return isinstance(p95, float) and p95 <= LATENCY_GOAL_SEC and float(str(row["words_shown_while_streaming"])) > 0.5
+    return p95 is not None and p95 <= LATENCY_GOAL_SEC and row["words_shown_while_streaming"] > 0.5
 
 
 def bench_streams(
@@ -237,14 +241,14 @@ def bench_streams(
     ref: list[RefWord],
     reference_text: str,
     levels: Sequence[int],
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Ramp through ``levels`` of simultaneous streams; stop after the first level that misses the goal."""
     one = audio_core_stream if system == "audio_core" else whisper_live_stream
 
     async def level(n: int) -> list[StreamRun]:
         return await asyncio.gather(*(one(url, audio, language) for _ in range(n)))
 
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for n in levels:
         rows.append({"system": system, **_summary(asyncio.run(level(n)), ref, reference_text, language)})
         print(rows[-1], flush=True)
@@ -253,8 +257,8 @@ def bench_streams(
     return rows
 
 
-def max_streams(rows: Sequence[dict[str, object]]) -> int:
-    return max([int(str(r["streams"])) for r in rows if _holds(r)], default=0)
+def max_streams(rows: Sequence[dict[str, Any]]) -> int:
+    return max([r["streams"] for r in rows if _holds(r)], default=0)
 
 
 def offline_reference(model: object, audio: np.ndarray, language: str) -> tuple[list[RefWord], str]:
@@ -291,7 +295,7 @@ def main() -> None:
     model = WhisperModel(str(WHISPER_WEIGHTS), device="cpu", compute_type="int8", local_files_only=True)
     ref, text = offline_reference(model, audio, "en")
     del model
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     if args.only != "whisper_live":
         with (
             tempfile.TemporaryDirectory() as tmp,

@@ -138,7 +138,9 @@ class StreamTranscript:
             return
         end = self.buffer_start + self.buffer_sec
         inside = [w for w in self.committed if w.end > self.buffer_start]
-        keeps = [w for w in inside if end - w.end >= self.trim_sec / 2] or inside[:1] or self.committed[-1:]
+        if not inside:
+            return
+        keeps = [w for w in inside if end - w.end >= self.trim_sec / 2] or inside[:1]
         sentence = [w for w in keeps if w.text.rstrip().endswith(_SENTENCE_END)]
         self._drop_until((sentence or keeps)[-1].end)
 

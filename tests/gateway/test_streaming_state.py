@@ -97,23 +97,30 @@ def test_committed_audio_stays_as_context_until_the_buffer_passes_trim_sec() -> 
     assert abs(st.buffer_start - 1.6) < 1e-3
 
 
-def test_trim_prefers_a_sentence_end_in_the_second_half_of_the_buffer() -> None:
+def _buffer_with_agreed(seconds: float, hyp: list[tuple[float, float, str]]) -> StreamTranscript:
+    """A trim_sec=4 transcript holding ``seconds`` of audio in which two hypotheses agreed on ``hyp``."""
     st = StreamTranscript(SR, window_sec=15, trim_sec=4)
-    st.append(np.zeros(6 * SR, np.float32))
-    hyp = [(0.5, 1.0, " alpha"), (3.5, 4.0, " beta."), (4.5, 5.0, " gamma"), (5.2, 5.6, " delta")]
+    st.append(np.zeros(int(seconds * SR), np.float32))
     st.update(hyp)
     st.update(hyp)
-    assert st.snapshot().committed == "alpha beta. gamma delta"
+    assert st.snapshot().committed == _join_text(hyp)
+    return st
+
+
+def _join_text(hyp: list[tuple[float, float, str]]) -> str:
+    return "".join(text for _, _, text in hyp).strip()
+
+
+def test_trim_cuts_at_a_sentence_end_that_leaves_half_of_trim_sec() -> None:
+    st = _buffer_with_agreed(
+        6, [(0.5, 1.0, " alpha"), (3.5, 4.0, " beta."), (4.5, 5.0, " gamma"), (5.2, 5.6, " delta")]
+    )
     assert abs(st.buffer_start - 4.0) < 1e-3  # after "beta.", not after "delta": the next decode hears whole sentences
 
 
 def test_trim_keeps_half_of_trim_sec_as_context() -> None:
-    st = StreamTranscript(SR, window_sec=15, trim_sec=4)
-    st.append(np.zeros(10 * SR, np.float32))
     hyp = [(1.0, 1.5, " a."), (6.0, 6.5, " b"), (7.5, 8.0, " c"), (9.0, 9.5, " d")]
-    st.update(hyp)
-    st.update(hyp)
-    assert st.snapshot().committed == "a. b c d"
+    st = _buffer_with_agreed(10, hyp)
     assert abs(st.buffer_start - 1.5) < 1e-3  # a sentence end first
     st.update([(w0 - 1.5, w1 - 1.5, text) for w0, w1, text in hyp[1:]])  # the same words, heard again
     # still past trim_sec: now the latest committed word that leaves >= 2 s of buffer, "c" (buffer ends at 10)

@@ -85,6 +85,9 @@ def test_options_come_from_yaml_then_env(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"temperature": 2}, "temperature"),
         ({"word_timestamps": "maybe"}, "word_timestamps"),
         ({"fit_window": "sometimes"}, "fit_window"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"max_new_tokens": 221}, "max_new_tokens"),
+        ({"max_new_tokens": "lots"}, "integer"),
         ({"initial_prompt": "x" * 5000}, "initial_prompt"),
     ],
 )
@@ -140,3 +143,13 @@ def test_fit_window_encodes_less_and_hears_the_same(
         assert set(seen) == ({1600} if fit else {3000})
     assert "ask what you can do for your country" in texts[True]
     assert texts[True] == texts[False]
+
+
+def test_max_new_tokens_caps_the_text_of_a_window(handler: tuple[WhisperHandler, Context], data_dir: Path) -> None:
+    service, ctx = handler
+    jfk = bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())
+    [full] = service.handle([{"body": jfk, "params": {"language": "en"}}], ctx)
+    [capped] = service.handle([{"body": jfk, "params": {"language": "en", "max_new_tokens": 6}}], ctx)
+    assert sum(len(s["tokens"]) for s in full["segments"]) > 20
+    assert sum(len(s["tokens"]) for s in capped["segments"]) <= 6 + 2  # + the timestamp tokens around the text
+    assert normalize(capped["text"]) and normalize(full["text"]).startswith(normalize(capped["text"])[:10])
