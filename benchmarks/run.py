@@ -82,15 +82,16 @@ def _enhance_call(client: httpx.Client, url: str, method: str, name: str, data: 
 
 
 def bench_enhance(client: httpx.Client, url: str, repeats: int) -> list[dict[str, object]]:
-    from gateway.core.audio import load_audio
-    from handlers.enhancer.denoise import Enhancer, EnhancerConfig
+    from handlers.enhancer.denoise import Denoiser, EnhancerConfig
+    from wire.audio import read_audio_file
 
-    local = Enhancer(EnhancerConfig(), base_dir=str(ROOT / "model-store" / "enhancer"))
+    local = Denoiser(EnhancerConfig(), base_dir=str(ROOT / "model-store" / "enhancer"))
     rows: list[dict[str, object]] = []
     for name in NOISY:
         path = DATA / name
         data = path.read_bytes()
-        audio, rate = load_audio(path)
+        decoded = read_audio_file(path)
+        audio, rate = decoded.samples, decoded.sample_rate
         seconds = len(audio) / rate
         for method in ("deepfilternet", "noisereduce"):
             api = partial(_enhance_call, client, f"{url}/audio/enhance", method, path.name, data)
@@ -254,9 +255,9 @@ def _worker_models(ts: Any) -> dict[int, str]:
 
 
 def _duration(path: Path) -> float:
-    from gateway.core.audio import load_and_resample
+    from wire.audio import read_audio_file
 
-    return len(load_and_resample(path, 16000)) / 16000
+    return len(read_audio_file(path, 16000).samples) / 16000
 
 
 class PeakMemory:

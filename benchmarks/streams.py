@@ -36,8 +36,8 @@ import numpy as np
 import websockets
 
 from eval.textnorm import normalize, wer
-from gateway.core.audio import to_pcm16
 from scripts.paths import ROOT, WHISPER_WEIGHTS
+from wire.audio import to_pcm16
 
 __all__ = ["RefWord", "StreamRun", "bench_streams", "whisper_live_server", "word_latencies"]
 
@@ -270,9 +270,9 @@ def offline_reference(model: object, audio: np.ndarray, language: str) -> tuple[
 
 
 def load_clip(path: Path, seconds: float) -> np.ndarray:
-    from gateway.core.audio import load_and_resample
+    from wire.audio import read_audio_file
 
-    return load_and_resample(path, RATE)[: int(seconds * RATE)]
+    return read_audio_file(path, RATE).samples[: int(seconds * RATE)]
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import websockets
 
-from gateway.core.audio import load_and_resample, to_pcm16
+from wire.audio import read_audio_file, to_pcm16
 
 __all__ = ["StreamResult", "file_chunks", "stream_pcm"]
 
@@ -39,7 +39,7 @@ class StreamResult:
 
 async def file_chunks(path: str, rate: int, chunk_ms: int, speed: float) -> AsyncIterator[bytes]:
     """PCM16 frames of a file; ``speed`` 1.0 is real time, 0 is no pacing."""
-    audio = await asyncio.to_thread(load_and_resample, path, rate)
+    audio = (await asyncio.to_thread(read_audio_file, path, rate)).samples
     step = int(rate * chunk_ms / 1000)
     start = time.monotonic()
     for i in range(0, len(audio), step):

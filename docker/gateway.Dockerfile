@@ -5,6 +5,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY wire wire
 COPY gateway gateway
 COPY handlers handlers
 COPY clients clients

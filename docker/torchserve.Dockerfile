@@ -12,6 +12,7 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 LOG_LOCATION=/home/model-server/logs METRICS_LOCATION=/home/model-server/logs
 WORKDIR /home/model-server
 COPY pyproject.toml README.md ./
+COPY wire wire
 COPY gateway gateway
 COPY clients clients
 COPY handlers handlers

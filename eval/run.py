@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import io
 import json
 import tempfile
 from collections import defaultdict
@@ -158,7 +157,7 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
     from pesq import pesq
     from pystoi import stoi
 
-    from gateway.core.audio import load_audio
+    from wire.audio import from_wav, read_audio_file
 
     def scores(clean: np.ndarray, audio: np.ndarray, rate: int) -> tuple[float, float, float]:
         n = min(len(clean), len(audio))
@@ -167,8 +166,9 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
 
     rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for clean_name, noisy_name in PAIRS:
-        noisy, rate = load_audio(data_dir / noisy_name)
-        clean, _ = load_audio(data_dir / clean_name, rate)
+        noisy_file = read_audio_file(data_dir / noisy_name)
+        noisy, rate = noisy_file.samples, noisy_file.sample_rate
+        clean = read_audio_file(data_dir / clean_name, rate).samples
         rows["noisy input"].append(scores(clean, noisy, rate))
         for method in ("deepfilternet", "noisereduce"):
             r = client.post(
@@ -178,7 +178,7 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
             )
             r.raise_for_status()
             wav = client.get(f"/files/download/{r.json()['output_filename']}")
-            out, _ = load_audio(io.BytesIO(wav.content))
+            out, _ = from_wav(wav.content)
             rows[method].append(scores(clean, out, rate))
     return {
         k: {
@@ -192,7 +192,7 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
 
 def eval_hallucination(client: httpx.Client, url: str) -> dict[str, dict[str, int]]:
     from clients.asr_stream import stream_pcm
-    from gateway.core.audio import to_pcm16, to_wav
+    from wire.audio import to_pcm16, to_wav
 
     rng = np.random.default_rng(0)
     signals = {

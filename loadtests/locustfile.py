@@ -19,8 +19,8 @@ from pathlib import Path
 
 from locust import HttpUser, User, between, events, task
 
-from gateway.core.audio import load_and_resample, to_pcm16
 from scripts.paths import DATA_DIR
+from wire.audio import read_audio_file, to_pcm16
 
 API_KEY = os.environ.get("AUDIO_CORE_API_KEY", "")
 HEADERS = {"X-API-Key": API_KEY} if API_KEY else {}
@@ -89,7 +89,7 @@ class StreamUser(User):
     """Streams a recording to /ws/asr in 100 ms PCM16 frames at real-time pace."""
 
     wait_time = between(1.0, 3.0)
-    audio = to_pcm16(load_and_resample(DATA_DIR / "openai__whisper/jfk.flac", 16000))
+    audio = to_pcm16(read_audio_file(DATA_DIR / "openai__whisper/jfk.flac", 16000).samples)
     expected = "your country"
 
     def _fire(self, name: str, started: float, response_time_ms: float, exc: Exception | None = None) -> None:

@@ -174,7 +174,8 @@ def assemble(model: Model) -> Path:
 
 
 def handler_files(model: Model) -> list[Path]:
-    folders = [ROOT / "handlers" / "common", ROOT / "handlers" / model.name.replace("-", "_")]
+    # wire/ is the contract with the gateway: every archive carries the same copy
+    folders = [ROOT / "wire", ROOT / "handlers" / "common", ROOT / "handlers" / model.name.replace("-", "_")]
     files = [ROOT / "handlers" / "__init__.py"]
     for folder in folders:
         files += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

@@ -18,13 +18,7 @@ from gateway.app.api.limits import BodySizeLimit
 from gateway.app.api.middleware import ApiKeyGate, RequestContext
 from gateway.app.api.routes import audio, files, health, openai, speaker, stream
 from gateway.app.api.security import KeyGuard
-from gateway.app.services.enhancement import Enhancer
-from gateway.app.services.file_store import LocalFileStore
-from gateway.app.services.microphone import Microphone
-from gateway.app.services.speaker_store import SpeakerStore
-from gateway.app.services.speakers import Speakers
-from gateway.app.services.torchserve import TorchServeClient
-from gateway.app.services.transcription import AudioDecoder, Transcriber
+from gateway.app.services.container import Services
 from gateway.core.config import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -39,30 +33,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = TorchServeClient(settings)
-        speaker_store = SpeakerStore(settings.DATABASE_URL, settings.MAX_SAMPLES_PER_SPEAKER, settings.MAX_SPEAKERS)
-        enhancer = Enhancer(settings, client)
-        app.state.settings = settings
-        app.state.store = LocalFileStore(settings.STORAGE_DIR, settings.MAX_FILENAME_CHARS)
-        app.state.torchserve = client
-        app.state.decoder = AudioDecoder(settings)
-        app.state.enhancer = enhancer
-        app.state.transcriber = Transcriber(settings, client, enhancer)
-        app.state.speakers = Speakers(settings, client, speaker_store)
-        app.state.microphone = Microphone(settings.SAMPLE_RATE, settings.MIC_DEVICE)
-        app.state.stream_slots = stream.StreamSlots(settings.STREAM_MAX_STREAMS)
+        services = Services.create(settings)
+        app.state.services = services
         try:
             yield
         finally:
-            await client.aclose()
-            speaker_store.close()
+            await services.aclose()
 
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     # Starlette runs the last added middleware first: request id, then the key gate, then the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
-    guard = KeyGuard(settings.api_keys, settings.RATE_LIMIT_PER_MIN, settings.STREAM_MAX_PER_KEY)
-    app.state.guard = guard
+    guard = KeyGuard(settings.api_keys, settings.RATE_LIMIT_PER_MIN)
     if guard.enabled:
         app.add_middleware(ApiKeyGate, guard=guard)
     app.add_middleware(RequestContext)

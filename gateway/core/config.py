@@ -9,19 +9,22 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from wire.envelope import MODEL_SAMPLE_RATE
+
+__all__ = ["SAMPLE_RATE", "Settings", "get_settings"]
 
 MiB = 1024 * 1024
+# The rate the whisper and speaker-embedding handlers take: a fact of the models, not a knob.
+SAMPLE_RATE = MODEL_SAMPLE_RATE
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     # Audio and recognition
-    SAMPLE_RATE: int = Field(16000, ge=8000, le=48000, description="Rate Whisper expects; uploads are resampled to it.")
     DEFAULT_LANGUAGE: str = Field(
         "ru", description="Language used by /audio/transcribe when none is given ('auto' detects)."
     )
@@ -50,7 +53,14 @@ class Settings(BaseSettings):
         "", description="Comma-separated API keys; when set, every route but /health and /ready needs one."
     )
     RATE_LIMIT_PER_MIN: int = Field(0, ge=0, description="Requests per minute per API key (0: no limit).")
-    STREAM_MAX_PER_KEY: int = Field(0, ge=0, description="Concurrent /ws/asr streams per API key (0: no limit).")
+    STREAM_MAX_PER_KEY: int = Field(
+        8, ge=0, description="Concurrent /ws/asr streams per API key, when keys are on (0: no limit)."
+    )
+    STREAM_MAX_PER_ADDRESS: int = Field(
+        8,
+        ge=0,
+        description="Concurrent /ws/asr streams per client address (0: no limit); behind a proxy, see FORWARDED_ALLOW_IPS.",
+    )
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON logs.")
 
     @property
@@ -71,6 +81,12 @@ class Settings(BaseSettings):
     STREAM_MAX_STREAMS: int = Field(16, ge=1, description="Concurrent /ws/asr streams per gateway process.")
     STREAM_MAX_SEC: float = Field(4 * 3600.0, gt=0, description="Longest stream; past it the server closes it.")
     STREAM_IDLE_TIMEOUT_SEC: float = Field(30.0, gt=0, description="A stream that sends nothing this long is closed.")
+    STREAM_MIN_AUDIO_RATIO: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="A stream must send at least this many audio seconds per second (over STREAM_IDLE_TIMEOUT_SEC) or be closed.",
+    )
     STREAM_MAX_FRAME_BYTES: int = Field(256 * 1024, ge=2, description="Largest binary or text frame accepted.")
     STREAM_MAX_BUFFER_SEC: float = Field(
         60.0, gt=1, description="Undecoded audio held per stream; past it the server stops reading (backpressure)."
@@ -108,6 +124,16 @@ class Settings(BaseSettings):
     TORCHSERVE_TIMEOUT_SEC: float = Field(
         120.0, gt=0, description="Longest wait for one model answer; past it the client gets 504."
     )
+    TORCHSERVE_RETRY_SEC: float = Field(
+        20.0,
+        ge=0,
+        description="How long a model call is retried while TorchServe has no worker (a worker restarting); 0: never.",
+    )
+    TORCHSERVE_MAX_BODY_BYTES: int = Field(
+        16 * MiB - 64 * 1024,
+        ge=64 * 1024,
+        description="Largest audio part sent in one model request: TorchServe's max_request_size less the envelope.",
+    )
     TORCHSERVE_MAX_CONNECTIONS: int = Field(64, ge=1, description="Connection pool size of the shared HTTP client.")
     ASR_MODEL: str = Field("whisper", description="TorchServe model name for ASR.")
     ENHANCER_MODEL: str = Field("enhancer", description="TorchServe model name for denoising.")
@@ -115,7 +141,17 @@ class Settings(BaseSettings):
 
     # Enhancement
     ENHANCE_MAX_SEC: float = Field(
-        120.0, gt=0, le=600, description="Longest audio /audio/enhance takes (it is sent whole, at its own rate)."
+        120.0,
+        gt=0,
+        le=600,
+        description="Longest audio /audio/enhance takes (sent in ENHANCE_PIECE_SEC spans, at its own rate).",
+    )
+
+    ENHANCE_PIECE_SEC: float = Field(
+        30.0,
+        ge=2,
+        le=60,
+        description="Longest span sent to the enhancer in one request; longer audio goes in overlapping spans.",
     )
 
     # Speakers
@@ -124,6 +160,12 @@ class Settings(BaseSettings):
     )
     DATABASE_URL: str = Field(
         "sqlite:///var/speakers.db", description="SQLAlchemy URL of the speaker store (PostgreSQL when scaled out)."
+    )
+    SPEAKER_MAX_AUDIO_SEC: float = Field(
+        120.0,
+        ge=2,
+        le=300,
+        description="Longest part of a clip embedded for verification or enrollment; longer clips are cut there.",
     )
     MAX_SAMPLES_PER_SPEAKER: int = Field(50, ge=1, description="Enrollment samples kept per speaker.")
     MAX_SPEAKERS: int = Field(10000, ge=1, description="Speakers the store accepts.")
@@ -150,7 +192,34 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413 (1 h is 230 MB as float32)."
     )
     MAX_FILENAME_CHARS: int = Field(128, ge=16, le=255, description="Longest stored file name.")
+    MIN_BYTES_PER_AUDIO_SEC: float = Field(
+        256.0,
+        gt=0,
+        description="An upload may decode to at most 1 s + its size / this many seconds: a guard against decode bombs.",
+    )
+    MAX_AUDIO_SEC_IN_FLIGHT: float = Field(
+        4 * 3600.0,
+        gt=0,
+        description="Audio seconds this process decodes and transcribes at once; past it requests wait, then get 503.",
+    )
+    BUSY_WAIT_SEC: float = Field(
+        10.0, ge=0, description="How long a request waits for room under MAX_AUDIO_SEC_IN_FLIGHT before its 503."
+    )
     MAX_CONCURRENT_DECODES: int = Field(4, ge=1, description="Audio decodes running at once in worker threads.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Limits that only make sense together: fail at start-up, saying which, not mid-request."""
+        problems = []
+        if self.MIC_DEFAULT_SEC > self.MIC_MAX_SEC:
+            problems.append("MIC_DEFAULT_SEC must not exceed MIC_MAX_SEC")
+        if self.STREAM_TRIM_SEC > self.ASR_WINDOW_SEC:
+            problems.append("STREAM_TRIM_SEC must not exceed ASR_WINDOW_SEC")
+        if self.ASR_WINDOW_SEC > self.STREAM_MAX_BUFFER_SEC:
+            problems.append("ASR_WINDOW_SEC must not exceed STREAM_MAX_BUFFER_SEC")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 @lru_cache

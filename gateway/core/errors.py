@@ -1,21 +1,26 @@
-"""Domain errors. Each maps to exactly one HTTP status in app/api/errors.py."""
+"""Domain errors, named for what happened. Each maps to exactly one HTTP status in app/api/errors.py.
+
+Errors about the audio or the options themselves are ``wire.errors.WireError`` (their
+kind says invalid audio, invalid request, too long, ...): the decoder and the model
+handlers raise the same ones, so a bad upload reads the same wherever it is found.
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "AudioCoreError",
-    "AudioTooLong",
-    "Conflict",
+    "ClientGone",
+    "DeviceBusy",
     "DeviceUnavailable",
+    "FeatureDisabled",
     "FileNotFound",
-    "Forbidden",
-    "InvalidAudio",
     "InvalidRequest",
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
+    "ServerBusy",
     "SpeakerNotFound",
-    "UnsupportedLanguage",
+    "SpeakerStoreFull",
     "UploadTooLarge",
 ]
 
@@ -35,18 +40,6 @@ class InvalidRequest(AudioCoreError):
     detail = "invalid request"
 
 
-class InvalidAudio(InvalidRequest):
-    detail = "invalid or unsupported audio"
-
-
-class UnsupportedLanguage(InvalidRequest):
-    detail = "unsupported language"
-
-
-class AudioTooLong(AudioCoreError):
-    detail = "audio is too long"
-
-
 class UploadTooLarge(AudioCoreError):
     detail = "upload is too large"
 
@@ -59,16 +52,38 @@ class SpeakerNotFound(AudioCoreError):
     detail = "speaker not enrolled"
 
 
-class Conflict(AudioCoreError):
-    detail = "conflict"
+class SpeakerStoreFull(AudioCoreError):
+    """The speaker (or the store) holds as many samples (speakers) as it may."""
+
+    detail = "speaker store limit reached"
 
 
-class Forbidden(AudioCoreError):
-    detail = "forbidden"
+class DeviceBusy(AudioCoreError):
+    detail = "the microphone is already recording"
+
+
+class FeatureDisabled(AudioCoreError):
+    detail = "this feature is disabled on this server"
 
 
 class DeviceUnavailable(AudioCoreError):
     detail = "audio device unavailable"
+
+
+class ServerBusy(AudioCoreError):
+    """Too much audio in flight in this process: try again shortly (503 with Retry-After)."""
+
+    detail = "server busy"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ClientGone(AudioCoreError):
+    """The caller disconnected; its work was cancelled (answered 499, which nobody reads)."""
+
+    detail = "client closed the request"
 
 
 class ModelUnavailable(AudioCoreError):

@@ -12,11 +12,11 @@ from gateway.core.errors import InvalidRequest
 
 __all__ = ["Verdict", "check_speaker_id", "reference_of", "score", "verdict"]
 
-_SPEAKER_ID = re.compile(r"^[\w][\w.\-@]{0,63}$")
+_SPEAKER_ID = re.compile(r"[\w][\w.\-@]{0,63}")
 
 
 def check_speaker_id(speaker_id: str) -> str:
-    if not _SPEAKER_ID.match(speaker_id or ""):
+    if not isinstance(speaker_id, str) or not _SPEAKER_ID.fullmatch(speaker_id):
         raise InvalidRequest("speaker_id must be 1-64 letters, digits, '_', '-', '.', '@' (not starting with a symbol)")
     return speaker_id
 

@@ -3,48 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-__all__ = ["merge_pieces", "to_srt", "to_vtt", "transcript_text"]
+from wire.transcript import Segment, Transcription
 
-_TIME_KEYS = ("start", "end")
-
-
-def _shift(item: dict[str, Any], offset: float) -> dict[str, Any]:
-    out = dict(item)
-    for key in _TIME_KEYS:
-        if key in out:
-            out[key] = round(out[key] + offset, 3)
-    return out
+__all__ = ["merge_pieces", "silent_piece", "to_srt", "to_vtt", "transcript_text"]
 
 
-def transcript_text(segments: Sequence[dict[str, Any]]) -> str:
-    return "".join(seg["text"] for seg in segments).strip()
+def transcript_text(segments: Sequence[Segment]) -> str:
+    return "".join(seg.text for seg in segments).strip()
 
 
-def merge_pieces(results: Sequence[tuple[float, dict[str, Any]]], duration: float) -> dict[str, Any]:
-    """Combine (offset_sec, model_result) pairs in time order into one result dict."""
+def silent_piece(duration: float, language: str | None, task: str) -> Transcription:
+    """The result of a piece that never went to the model because it holds no sound."""
+    return Transcription("", language, 0.0, round(duration, 3), None, task, [])
+
+
+def merge_pieces(
+    results: Sequence[tuple[float, Transcription]], duration: float, warnings: Sequence[str] = ()
+) -> Transcription:
+    """Combine (offset_sec, piece result) pairs in time order into one transcription of the file."""
     if not results:
         raise ValueError("no results to merge")
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
     for offset, result in results:
-        for seg in result.get("segments", []):
-            shifted = _shift(seg, offset)
-            shifted["id"] = len(segments)
-            if "words" in seg:
-                shifted["words"] = [_shift(w, offset) for w in seg["words"]]
-            segments.append(shifted)
+        for seg in result.segments:
+            segments.append(seg.shifted(offset, len(segments)))
     # The language of the piece the model was surest about speaks for the file.
-    first = max((r for _, r in results), key=lambda r: r.get("language_probability", 0.0))
-    return {
-        "text": transcript_text(segments),
-        "language": first.get("language"),
-        "language_probability": first.get("language_probability"),
-        "duration": round(duration, 3),
-        "model": next((r["model"] for _, r in results if r.get("model")), None),
-        "task": first.get("task", "transcribe"),
-        "segments": segments,
-    }
+    surest = max((r for _, r in results), key=lambda r: r.language_probability or 0.0)
+    return Transcription(
+        text=transcript_text(segments),
+        language=surest.language,
+        language_probability=surest.language_probability,
+        duration=round(duration, 3),
+        model=next((r.model for _, r in results if r.model), None),
+        task=surest.task,
+        segments=segments,
+        warnings=[*warnings, *(w for _, r in results for w in r.warnings)],
+    )
 
 
 def _timestamp(seconds: float, sep: str) -> str:
@@ -55,14 +50,14 @@ def _timestamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(segments: Sequence[dict[str, Any]]) -> str:
+def to_srt(segments: Sequence[Segment]) -> str:
     blocks = [
-        f"{i}\n{_timestamp(s['start'], ',')} --> {_timestamp(s['end'], ',')}\n{s['text'].strip()}\n"
+        f"{i}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n{s.text.strip()}\n"
         for i, s in enumerate(segments, start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(segments: Sequence[dict[str, Any]]) -> str:
-    blocks = [f"{_timestamp(s['start'], '.')} --> {_timestamp(s['end'], '.')}\n{s['text'].strip()}\n" for s in segments]
+def to_vtt(segments: Sequence[Segment]) -> str:
+    blocks = [f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text.strip()}\n" for s in segments]
     return "WEBVTT\n\n" + "\n".join(blocks)

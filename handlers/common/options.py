@@ -2,6 +2,8 @@
 
 A deployment points a model at other weights or another device by setting, e.g.,
 ``WHISPER_MODEL_PATH=/models/large-v3`` in TorchServe's environment; no code change.
+The dataclass defaults are the one home of each default: model-config.yaml names
+only what a deployment is expected to change.
 """
 
 from __future__ import annotations
@@ -10,23 +12,11 @@ import os
 from dataclasses import fields, is_dataclass
 from typing import Any, TypeVar
 
-__all__ = ["load_options", "parse_bool"]
+from wire.options import parse_bool
+
+__all__ = ["load_options"]
 
 T = TypeVar("T")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def parse_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
 
 
 def _coerce(value: Any, kind: type) -> Any:

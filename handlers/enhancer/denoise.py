@@ -13,19 +13,17 @@ noisereduce (spectral gating) is the light alternative: no model, any rate.
 from __future__ import annotations
 
 import ctypes
-import io
 import queue
 import threading
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soxr
 
-from handlers.common.payload import BadRequest
+from wire.errors import ErrorKind, WireError
 
-__all__ = ["METHODS", "DeepFilterNet", "Enhancer", "EnhancerConfig", "SpectralGate", "to_wav"]
+__all__ = ["METHODS", "DeepFilterNet", "Denoiser", "EnhancerConfig", "SpectralGate"]
 
 METHODS = ("deepfilternet", "noisereduce")
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
@@ -144,7 +142,9 @@ def _fit(y: np.ndarray, n: int) -> np.ndarray:
     return np.clip(y, -1.0, 1.0)
 
 
-class Enhancer:
+class Denoiser:
+    """The enhancer model: each request picks a method (and attenuation limit) or takes the defaults."""
+
     def __init__(self, config: EnhancerConfig, base_dir: str = ".") -> None:
         if config.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}")
@@ -159,25 +159,13 @@ class Enhancer:
     ) -> np.ndarray:
         method = method or self.config.method
         if method not in self.methods:
-            raise BadRequest(f"method must be one of {', '.join(METHODS)}")
+            raise WireError(ErrorKind.INVALID_REQUEST, f"method must be one of {', '.join(METHODS)}")
         try:
             atten = self.config.atten_lim_db if atten_lim_db is None else float(atten_lim_db)
         except (TypeError, ValueError) as exc:
-            raise BadRequest("atten_lim_db must be a number") from exc
+            raise WireError(ErrorKind.INVALID_REQUEST, "atten_lim_db must be a number") from exc
         if not 0.0 < atten <= 100.0:
-            raise BadRequest("atten_lim_db must be in (0, 100]")
+            raise WireError(ErrorKind.INVALID_REQUEST, "atten_lim_db must be in (0, 100]")
         if len(audio) > self.config.max_audio_sec * sample_rate:
-            raise BadRequest(f"audio longer than {self.config.max_audio_sec:g} s")
+            raise WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
         return self.methods[method].enhance(audio, sample_rate, atten)
-
-
-def to_wav(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Mono PCM16 WAV bytes."""
-    pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
-    return buf.getvalue()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.common.payload import DecodedItem, decode_item
-from handlers.common.shell import AudioModelHandler
-from handlers.enhancer.denoise import Enhancer, EnhancerConfig, to_wav
+from handlers.common.base import AudioModelHandler
+from handlers.enhancer.denoise import Denoiser, EnhancerConfig
+from wire.audio import to_wav
+from wire.envelope import ModelRequest
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +19,13 @@ class EnhancerHandler(AudioModelHandler):
     content_type = "audio/wav"
 
     def load(self, config: EnhancerConfig, model_dir: str, gpu_id: int | None) -> None:
-        self.enhancer = Enhancer(config, base_dir=model_dir)
+        self.enhancer = Denoiser(config, base_dir=model_dir)
         log.info("enhancer loaded; default method %s", config.method)
 
-    def prepare(self, item: Any) -> DecodedItem:
-        return decode_item(item, None)  # keep the caller's rate: the answer comes back at it
+    def prepare(self, item: Any) -> ModelRequest:
+        return self.read(item)  # sample_rate None: the answer comes back at the caller's rate
 
-    def run_one(self, job: DecodedItem) -> bytes:
+    def run_one(self, job: ModelRequest) -> bytes:
         audio = self.enhancer.enhance(
             job.audio, job.sample_rate, job.params.get("method"), job.params.get("atten_lim_db")
         )

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from handlers.common.payload import BadRequest
+from wire.envelope import MODEL_SAMPLE_RATE
+from wire.errors import ErrorKind, WireError
 
 __all__ = ["SAMPLE_RATE", "SpeakerConfig", "SpeakerEncoder"]
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = MODEL_SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class SpeakerConfig:
 
     weights_path: str = "ge2e/pretrained.pt"  # relative to the archive or absolute; '' = resemblyzer's own
     device: str = "auto"  # auto | cpu | cuda
-    cpu_threads: int = 0  # torch intra-op threads (0 = torch default)
+    cpu_threads: int = 1  # torch intra-op threads (0 = torch default); GE2E is small: 1 leaves cores to Whisper
     min_voiced_sec: float = 0.5  # less voiced audio than this is rejected, not embedded
     max_audio_sec: float = 300.0
 
@@ -59,15 +60,18 @@ class SpeakerEncoder:
         from resemblyzer import preprocess_wav
 
         if len(audio) > self.config.max_audio_sec * SAMPLE_RATE:
-            raise BadRequest(f"audio longer than {self.config.max_audio_sec:g} s")
+            raise WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
         if not np.any(audio):
-            raise BadRequest("no speech found: the audio is silent")
+            raise WireError(ErrorKind.INVALID_AUDIO, "no speech found: the audio is silent")
         voiced = preprocess_wav(audio.astype(np.float32), source_sr=SAMPLE_RATE)
         voiced_sec = len(voiced) / SAMPLE_RATE
         if voiced_sec < self.config.min_voiced_sec:
-            raise BadRequest(f"no speech found: {voiced_sec:.2f} s voiced, need {self.config.min_voiced_sec:g} s")
+            raise WireError(
+                ErrorKind.INVALID_AUDIO,
+                f"no speech found: {voiced_sec:.2f} s voiced, need {self.config.min_voiced_sec:g} s",
+            )
         vector = self.encoder.embed_utterance(voiced)
         norm = float(np.linalg.norm(vector))
         if not np.isfinite(norm) or norm == 0.0:
-            raise BadRequest("no speech found")
+            raise WireError(ErrorKind.INVALID_AUDIO, "no speech found")
         return {"embedding": (vector / norm).astype(np.float32).tolist(), "voiced_sec": round(voiced_sec, 3)}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.common.payload import decode_item
-from handlers.common.shell import AudioModelHandler
+from handlers.common.base import AudioModelHandler
 from handlers.speaker_embedding.embedding import SAMPLE_RATE, SpeakerConfig, SpeakerEncoder
 
 log = logging.getLogger(__name__)
@@ -15,13 +14,14 @@ log = logging.getLogger(__name__)
 class SpeakerEmbeddingHandler(AudioModelHandler):
     config_cls = SpeakerConfig
     env_prefix = "SPEAKER"
+    sample_rate = SAMPLE_RATE
 
     def load(self, config: SpeakerConfig, model_dir: str, gpu_id: int | None) -> None:
         self.encoder = SpeakerEncoder(config, base_dir=model_dir)
         log.info("speaker encoder loaded on %s", self.encoder.device)
 
     def prepare(self, item: Any) -> Any:
-        return decode_item(item, SAMPLE_RATE).audio
+        return self.read(item).audio
 
     def run_one(self, audio: Any) -> dict[str, object]:
         return self.encoder.embed(audio)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from handlers.common.payload import decode_item
-from handlers.common.shell import AudioModelHandler
-from handlers.whisper.asr import SAMPLE_RATE, DecodeOptions, WhisperASR, WhisperConfig, parse_options
+from handlers.common.base import AudioModelHandler
+from handlers.whisper.asr import SAMPLE_RATE, WhisperASR, WhisperConfig
+from wire.options import DecodeOptions
+from wire.transcript import Transcription
 
 log = logging.getLogger(__name__)
 
@@ -15,14 +17,26 @@ log = logging.getLogger(__name__)
 class WhisperHandler(AudioModelHandler):
     config_cls = WhisperConfig
     env_prefix = "WHISPER"
+    sample_rate = SAMPLE_RATE
 
     def load(self, config: WhisperConfig, model_dir: str, gpu_id: int | None) -> None:
         self.asr = WhisperASR(config, base_dir=model_dir, device_index=gpu_id or 0)
         log.info("whisper loaded: %s on %s/%s", config.model_path, self.asr.device, self.asr.compute_type)
 
-    def prepare(self, item: Any) -> tuple[Any, DecodeOptions]:
-        decoded = decode_item(item, SAMPLE_RATE)
-        return decoded.audio, parse_options(decoded.params, self.asr.config)
+    def prepare(self, item: Any) -> tuple[Any, DecodeOptions, tuple[str, ...]]:
+        request = self.read(item)
+        config = self.asr.config
+        options = DecodeOptions.parse(
+            request.params, default_beam_size=config.beam_size, default_vad_filter=config.vad_filter
+        )
+        return request.audio, options, request.warnings
 
-    def infer(self, jobs: list[tuple[Any, DecodeOptions]]) -> list[Any]:
-        return self.asr.transcribe_many(jobs)
+    def infer(self, jobs: list[tuple[Any, DecodeOptions, tuple[str, ...]]]) -> list[Any]:
+        results = self.asr.transcribe_many([(audio, options) for audio, options, _ in jobs])
+        # the decoder's warnings (damaged packets skipped) travel with the transcript
+        return [
+            replace(result, warnings=[*result.warnings, *warnings]).to_dict()
+            if isinstance(result, Transcription)
+            else result
+            for result, (_, _, warnings) in zip(results, jobs, strict=True)
+        ]

@@ -63,7 +63,7 @@ def test_torchserve_too_slow_is_504(tmp_path: Path, jfk: Path, silent_server: st
     ("files", "params", "status", "detail"),
     [
         ({"file": ("e.wav", b"", "audio/wav")}, {}, 400, "empty"),
-        ({"file": ("x.wav", b"definitely not audio", "audio/wav")}, {}, 400, "decode"),
+        ({"file": ("x.wav", b"definitely not audio", "audio/wav")}, {}, 400, "undecodable"),
         (
             {
                 "file": (
@@ -74,7 +74,7 @@ def test_torchserve_too_slow_is_504(tmp_path: Path, jfk: Path, silent_server: st
             },
             {},
             400,
-            "decode",
+            "undecodable",
         ),
         (None, {}, 400, "file"),
         (None, {"filename": "missing.wav"}, 404, "File not found"),

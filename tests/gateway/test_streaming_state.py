@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.core.streaming import StreamTranscript
+from gateway.core.local_agreement import StreamTranscript
 
 SR = 16000
 
@@ -74,13 +74,6 @@ def test_silent_window_is_dropped_without_words() -> None:
         assert st.buffer_sec < 4 + 1e-6
     assert st.snapshot().text == "" and st.finish([]).text == ""
     assert abs(st.received_sec - 10) < 1e-6
-
-
-def test_drop_oldest_bounds_the_buffer() -> None:
-    st = StreamTranscript(SR, window_sec=15)
-    st.append(np.zeros(5 * SR, np.float32))
-    st.drop_oldest(2.0)
-    assert abs(st.buffer_sec - 3.0) < 1e-3 and abs(st.buffer_start - 2.0) < 1e-3
 
 
 def test_committed_audio_stays_as_context_until_the_buffer_passes_trim_sec() -> None:

@@ -13,21 +13,22 @@ import soxr
 from pesq import pesq
 
 from eval.quality import PAIRS, si_sdr
-from handlers.common.payload import decode_container
-from handlers.enhancer.denoise import Enhancer, EnhancerConfig
+from handlers.enhancer.denoise import Denoiser, EnhancerConfig
 from handlers.enhancer.handler import EnhancerHandler
 from tests.handlers.context import built_model_dir, load_handler
+from wire.audio import read_audio_file
 
 MODEL_DIR = built_model_dir("enhancer")
 
 
 @pytest.fixture(scope="module")
-def enhancer() -> Enhancer:
-    return Enhancer(EnhancerConfig(), base_dir=str(MODEL_DIR))
+def enhancer() -> Denoiser:
+    return Denoiser(EnhancerConfig(), base_dir=str(MODEL_DIR))
 
 
 def _load(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
-    return decode_container(path.read_bytes(), rate)
+    decoded = read_audio_file(path, rate)
+    return decoded.samples, decoded.sample_rate
 
 
 def _scores(clean: np.ndarray, audio: np.ndarray, rate: int) -> tuple[float, float]:
@@ -36,7 +37,7 @@ def _scores(clean: np.ndarray, audio: np.ndarray, rate: int) -> tuple[float, flo
     return float(pesq(16000, c16[:n], a16[:n], "wb")), si_sdr(clean[: len(audio)], audio[: len(clean)])
 
 
-def _measure(enhancer: Enhancer, data_dir: Path, method: str) -> dict[str, float]:
+def _measure(enhancer: Denoiser, data_dir: Path, method: str) -> dict[str, float]:
     before, after = [], []
     for clean_name, noisy_name in PAIRS:
         noisy, rate = _load(data_dir / noisy_name)
@@ -54,14 +55,14 @@ def _measure(enhancer: Enhancer, data_dir: Path, method: str) -> dict[str, float
     }
 
 
-def test_deepfilternet_improves_pesq_and_si_sdr(enhancer: Enhancer, data_dir: Path) -> None:
+def test_deepfilternet_improves_pesq_and_si_sdr(enhancer: Denoiser, data_dir: Path) -> None:
     m = _measure(enhancer, data_dir, "deepfilternet")
     print(m)  # measured here: PESQ-wb 1.41 -> 2.09, SI-SDR 8.0 -> 11.6 dB (the reference figures)
     assert m["pesq_out"] >= m["pesq_in"] + 0.5
     assert m["sdr_out"] >= m["sdr_in"] + 2.5
 
 
-def test_default_method_is_the_one_that_measures_better(enhancer: Enhancer, data_dir: Path) -> None:
+def test_default_method_is_the_one_that_measures_better(enhancer: Denoiser, data_dir: Path) -> None:
     dfn = _measure(enhancer, data_dir, "deepfilternet")
     gate = _measure(enhancer, data_dir, "noisereduce")
     print({"deepfilternet": dfn, "noisereduce": gate})
@@ -69,7 +70,7 @@ def test_default_method_is_the_one_that_measures_better(enhancer: Enhancer, data
     assert dfn["pesq_out"] > gate["pesq_out"] and dfn["sdr_out"] > gate["sdr_out"]
 
 
-def test_output_is_aligned_with_the_input(enhancer: Enhancer, data_dir: Path) -> None:
+def test_output_is_aligned_with_the_input(enhancer: Denoiser, data_dir: Path) -> None:
     """The network's delay is removed: the enhanced speech lines up with the clean speech."""
     noisy, rate = _load(data_dir / PAIRS[-1][1])
     clean, _ = _load(data_dir / PAIRS[-1][0], rate)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.core.audio import load_and_resample, to_pcm16
 from handlers.speaker_embedding.handler import SpeakerEmbeddingHandler
 from tests.handlers.context import Context, load_handler
+from wire.audio import read_audio_file, to_pcm16
 
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
 
@@ -21,7 +21,7 @@ def handler() -> tuple[SpeakerEmbeddingHandler, Context]:
 
 def _pcm(path: Path) -> dict[str, object]:
     return {
-        "audio": bytearray(to_pcm16(load_and_resample(path, 16000))),
+        "audio": bytearray(to_pcm16(read_audio_file(path, 16000).samples)),
         "params": {"format": "s16le", "sample_rate": 16000},
     }
 

@@ -9,12 +9,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from eval.textnorm import normalize
 from handlers.common.options import load_options
-from handlers.common.payload import BadRequest, decode_item
-from handlers.whisper.asr import WhisperConfig, parse_options
+from handlers.whisper.asr import WhisperConfig
 from handlers.whisper.handler import WhisperHandler
 from tests.handlers.context import Context, load_handler
-from tests.wer import normalize
+from wire.audio import DecodeLimits, read_audio_file
+from wire.envelope import read_request
+from wire.errors import WireError
+from wire.options import DecodeOptions
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +34,8 @@ def _pcm_item(audio: np.ndarray, fmt: str, **params: Any) -> dict[str, Any]:
 def test_batch_with_a_bad_item_answers_each_on_its_own(handler: tuple[WhisperHandler, Context], data_dir: Path) -> None:
     service, ctx = handler
     ctx.statuses.clear()
-    from gateway.core.audio import load_and_resample
 
-    ru = load_and_resample(data_dir / "mozilla__DeepSpeech" / "ru.wav", 16000)
+    ru = read_audio_file(data_dir / "mozilla__DeepSpeech" / "ru.wav", 16000).samples
     batch = [
         {"body": bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())},  # any container, direct call
         {"data": bytearray(b"this is not audio")},
@@ -92,14 +94,14 @@ def test_options_come_from_yaml_then_env(monkeypatch: pytest.MonkeyPatch) -> Non
     ],
 )
 def test_parse_options_rejects(params: dict[str, Any], message: str) -> None:
-    with pytest.raises(BadRequest, match=message):
-        parse_options(params, WhisperConfig())
+    with pytest.raises(WireError, match=message):
+        DecodeOptions.parse(params)
 
 
 def test_parse_options_defaults_and_auto_language() -> None:
-    opts = parse_options({"language": "auto"}, WhisperConfig(beam_size=4))
+    opts = DecodeOptions.parse({"language": "auto"}, default_beam_size=4)
     assert opts.language is None and opts.beam_size == 4 and opts.task == "transcribe"
-    assert parse_options({"language": "RU"}, WhisperConfig()).language == "ru"
+    assert DecodeOptions.parse({"language": "RU"}).language == "ru"
 
 
 @pytest.mark.parametrize(
@@ -115,8 +117,8 @@ def test_parse_options_defaults_and_auto_language() -> None:
     ],
 )
 def test_decode_item_rejects(item: dict[str, Any], message: str) -> None:
-    with pytest.raises(BadRequest, match=message):
-        decode_item(item, 16000)
+    with pytest.raises(WireError, match=message):
+        read_request(item, DecodeLimits(max_seconds=600), 16000)
 
 
 def test_fit_window_encodes_less_and_hears_the_same(

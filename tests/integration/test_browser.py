@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.core.audio import load_and_resample, to_wav
+from eval.textnorm import wer
 from scripts.stack import Gateway
 from tests.conftest import manifest
-from tests.wer import wer
+from wire.audio import read_audio_file, to_wav
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -22,7 +22,7 @@ def test_page_streams_the_microphone_and_shows_the_words(gw: Gateway, jfk: Path,
     from playwright.sync_api import sync_playwright
 
     capture = tmp_path / "mic.wav"
-    capture.write_bytes(to_wav(load_and_resample(jfk, 16000), 16000))
+    capture.write_bytes(to_wav(read_audio_file(jfk, 16000).samples, 16000))
     args = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",

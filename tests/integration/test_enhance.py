@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import httpx
@@ -11,8 +10,8 @@ import soxr
 from pesq import pesq
 
 from eval.quality import PAIRS, si_sdr
-from gateway.core.audio import load_audio
 from scripts.stack import Gateway
+from wire.audio import from_wav, read_audio_file
 
 TIMEOUT = httpx.Timeout(300.0)
 
@@ -25,15 +24,16 @@ def _enhance(gw: Gateway, path: Path, **params: str) -> tuple[str, np.ndarray, i
     name = r.json()["output_filename"]
     wav = httpx.get(f"{gw.url}/files/download/{name}", timeout=TIMEOUT)
     assert wav.status_code == 200 and wav.headers["content-type"].startswith("audio/")
-    audio, rate = load_audio(io.BytesIO(wav.content))
+    audio, rate = from_wav(wav.content)
     return name, audio, rate
 
 
 def test_enhance_improves_quality_through_the_api(gw: Gateway, data_dir: Path) -> None:
     pesq_in, pesq_out, sdr_in, sdr_out = [], [], [], []
     for clean_name, noisy_name in PAIRS:
-        noisy, rate = load_audio(data_dir / noisy_name)
-        clean, _ = load_audio(data_dir / clean_name, rate)
+        noisy_file = read_audio_file(data_dir / noisy_name)
+        noisy, rate = noisy_file.samples, noisy_file.sample_rate
+        clean = read_audio_file(data_dir / clean_name, rate).samples
         name, out, out_rate = _enhance(gw, data_dir / noisy_name)
         assert name == f"{Path(noisy_name).stem}_enhanced.wav" or name.startswith(f"{Path(noisy_name).stem}_enhanced_")
         assert out_rate == rate and len(out) == len(noisy)  # same rate, same length, no added delay

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from eval.textnorm import normalize
 from scripts.stack import Gateway
-from tests.wer import normalize
 
 
 @pytest.fixture(scope="module")

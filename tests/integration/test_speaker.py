@@ -10,11 +10,11 @@ import httpx
 import numpy as np
 import pytest
 
-from gateway.core.audio import load_and_resample, to_pcm16, to_wav
 from gateway.core.speakers import reference_of
 from handlers.speaker_embedding.embedding import SpeakerConfig, SpeakerEncoder
 from scripts.stack import Gateway, TorchServe, gateway
 from tests.handlers.context import built_model_dir
+from wire.audio import read_audio_file, to_pcm16, to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
@@ -35,7 +35,7 @@ def test_trials_match_the_model_in_process(gw: Gateway, data_dir: Path) -> None:
     speakers = _utterances(data_dir)
     assert len(speakers) == 6
     encoder = SpeakerEncoder(SpeakerConfig(), base_dir=str(built_model_dir("speaker-embedding")))
-    embed = lambda p: np.array(encoder.embed(load_and_resample(p, 16000))["embedding"])  # noqa: E731
+    embed = lambda p: np.array(encoder.embed(read_audio_file(p, 16000).samples)["embedding"])  # noqa: E731
     references = {}
     with httpx.Client(base_url=gw.url) as client:
         for spk, files in speakers.items():
@@ -156,7 +156,7 @@ def mic_gateway(ts_server: TorchServe, data_dir: Path, tmp_path_factory: pytest.
     """A gateway whose default ALSA capture device plays a LibriSpeech recording (no mock: real PortAudio)."""
     home = tmp_path_factory.mktemp("mic-home")
     recording = home / "capture.raw"
-    recording.write_bytes(to_pcm16(load_and_resample(_utterances(data_dir)["1688"][0], 16000)))
+    recording.write_bytes(to_pcm16(read_audio_file(_utterances(data_dir)["1688"][0], 16000).samples))
     (home / ".asoundrc").write_text(
         'pcm.!default {\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
         f'  infile "{recording}"\n  format "raw"\n}}\n'

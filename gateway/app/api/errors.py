@@ -1,4 +1,4 @@
-"""The one place where domain errors become HTTP status codes."""
+"""The one place where errors become HTTP status codes."""
 
 from __future__ import annotations
 
@@ -9,39 +9,47 @@ from fastapi.responses import JSONResponse
 
 from gateway.core.errors import (
     AudioCoreError,
-    AudioTooLong,
-    Conflict,
+    ClientGone,
+    DeviceBusy,
     DeviceUnavailable,
+    FeatureDisabled,
     FileNotFound,
-    Forbidden,
     InvalidRequest,
     ModelError,
     ModelTimeout,
     ModelUnavailable,
+    ServerBusy,
     SpeakerNotFound,
+    SpeakerStoreFull,
     UploadTooLarge,
 )
+from wire.errors import STATUS_BY_KIND, ErrorKind, WireError
 
 __all__ = ["STATUS_BY_ERROR", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[AudioCoreError], int] = {
-    InvalidRequest: 400,  # also InvalidAudio, UnsupportedLanguage
+    InvalidRequest: 400,
     FileNotFound: 404,
     SpeakerNotFound: 404,
-    Forbidden: 403,
-    Conflict: 409,
+    FeatureDisabled: 403,
+    DeviceBusy: 409,
+    SpeakerStoreFull: 409,
     DeviceUnavailable: 503,
-    AudioTooLong: 413,
+    ServerBusy: 503,
     UploadTooLarge: 413,
     ModelError: 502,
     ModelUnavailable: 503,
     ModelTimeout: 504,
+    ClientGone: 499,  # nginx's code for a client that closed the request
 }
 
 
-def status_for(exc: AudioCoreError) -> int:
+def status_for(exc: AudioCoreError | WireError) -> int:
+    if isinstance(exc, WireError):
+        # a handler's internal failure is the model server's fault, not the gateway's
+        return 502 if exc.kind is ErrorKind.INTERNAL else STATUS_BY_KIND[exc.kind]
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]  # type: ignore[index]
@@ -49,8 +57,9 @@ def status_for(exc: AudioCoreError) -> int:
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AudioCoreError)
-    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc))
+    assert isinstance(exc, (AudioCoreError, WireError))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, ServerBusy) else None
+    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc), headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -60,4 +69,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AudioCoreError, _domain_error)
+    app.add_exception_handler(WireError, _domain_error)
     app.add_exception_handler(Exception, _unexpected)

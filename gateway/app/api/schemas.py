@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from wire.transcript import Segment, Transcription, Word
+
 __all__ = [
     "EnhanceResponse",
     "EnrollResponse",
@@ -44,27 +46,6 @@ class UploadResponse(BaseModel):
     filename: str = Field(description="Name under which the file is stored; use it with /files/download.")
 
 
-class Word(BaseModel):
-    start: float
-    end: float
-    word: str
-    probability: float
-
-
-class Segment(BaseModel):
-    id: int
-    seek: int = 0
-    start: float
-    end: float
-    text: str
-    tokens: list[int] = []
-    temperature: float | None = None
-    avg_logprob: float
-    compression_ratio: float | None = None
-    no_speech_prob: float
-    words: list[Word] | None = None
-
-
 class TranscriptionRaw(BaseModel):
     language: str | None = Field(description="Language code spoken (given or detected).")
     language_probability: float | None = None
@@ -72,6 +53,21 @@ class TranscriptionRaw(BaseModel):
     model: str | None = Field(description="Weights that produced the transcript.")
     task: str = "transcribe"
     segments: list[Segment]
+    warnings: list[str] = Field(
+        default_factory=list, description="What decoding had to work around, e.g. damaged packets skipped."
+    )
+
+    @classmethod
+    def of(cls, result: Transcription) -> TranscriptionRaw:
+        return cls(
+            language=result.language,
+            language_probability=result.language_probability,
+            duration=result.duration,
+            model=result.model,
+            task=result.task,
+            segments=result.segments,
+            warnings=result.warnings,
+        )
 
 
 class TranscribeResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""Optional API keys, per-key request rate and per-key stream limits.
+"""Optional API keys and the per-key request rate (stream limits: services/stream_admission.py).
 
 Off by default (local use, as the seed says). With ``API_KEYS`` set, every route but
 /health and /ready needs ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``;
@@ -35,15 +35,11 @@ class RateLimited(Exception):
 
 
 class KeyGuard:
-    def __init__(
-        self, keys: list[str], per_minute: int, max_streams_per_key: int, max_tracked_keys: int = 10_000
-    ) -> None:
+    def __init__(self, keys: list[str], per_minute: int, max_tracked_keys: int = 10_000) -> None:
         self._keys = [k.encode() for k in keys if k]
         self.enabled = bool(self._keys)
         self.per_minute = per_minute
-        self.max_streams_per_key = max_streams_per_key
         self._buckets: dict[str, _Bucket] = {}
-        self._streams: dict[str, int] = {}
         self._max_tracked = max_tracked_keys
 
     # Identity -------------------------------------------------------------------
@@ -52,7 +48,7 @@ class KeyGuard:
         if not self.enabled:
             return ""
         headers = Headers(scope=scope)
-        presented = headers.get("x-api-key")
+        presented = headers.get("x-api-key") or None  # an empty header is no key: look further
         auth = headers.get("authorization", "")
         if presented is None and auth.lower().startswith("bearer "):
             presented = auth[7:].strip()
@@ -84,21 +80,3 @@ class KeyGuard:
         if bucket.tokens < 1.0:
             raise RateLimited((1.0 - bucket.tokens) / rate)
         bucket.tokens -= 1.0
-
-    # Streams --------------------------------------------------------------------
-    def open_stream(self, key: str) -> bool:
-        if self.max_streams_per_key <= 0:
-            return True
-        if self._streams.get(key, 0) >= self.max_streams_per_key:
-            return False
-        self._streams[key] = self._streams.get(key, 0) + 1
-        return True
-
-    def close_stream(self, key: str) -> None:
-        if self.max_streams_per_key <= 0:
-            return
-        left = self._streams.get(key, 0) - 1
-        if left > 0:
-            self._streams[key] = left
-        else:
-            self._streams.pop(key, None)

@@ -20,8 +20,17 @@ from gateway.core.errors import FileNotFound, InvalidRequest, UploadTooLarge
 
 __all__ = ["LocalFileStore"]
 
-_SAFE = re.compile(r"^[\w][\w.\- ]*$")  # \w is Unicode-aware: Cyrillic names stay readable
+_SAFE = re.compile(r"[\w][\w.\- ]*")  # \w is Unicode-aware: Cyrillic names stay readable
 _COPY_CHUNK = 1 << 20
+# File systems limit a name to 255 bytes, not characters (90 CJK characters already pass it);
+# 16 bytes stay free for the collision suffix.
+_MAX_NAME_BYTES = 255
+_SUFFIX_ROOM = 16
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 class LocalFileStore:
@@ -35,11 +44,12 @@ class LocalFileStore:
         """A safe stored name derived from a client-supplied one (path parts dropped)."""
         name = unicodedata.normalize("NFC", (wanted or "").replace("\\", "/").split("/")[-1])
         name = re.sub(r"[^\w.\- ]", "_", name).strip(" .")
-        if not name or not _SAFE.match(name):
+        if not name or not _SAFE.fullmatch(name):
             name = "upload" + (f"_{name}" if name else "")
         stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-        ext = ext[:16]
-        stem = stem[: self.max_name_chars - len(ext) - 8] or "upload"
+        ext = _cut_bytes(ext[:16], 16)
+        room = _MAX_NAME_BYTES - _SUFFIX_ROOM - len(dot) - len(ext.encode())
+        stem = _cut_bytes(stem[: self.max_name_chars - len(ext) - 8], room).rstrip(" .") or "upload"
         return f"{stem}{dot}{ext}"
 
     def _path(self, name: str) -> Path:
@@ -47,9 +57,10 @@ class LocalFileStore:
         if (
             not name
             or len(name) > self.max_name_chars
+            or len(name.encode()) > _MAX_NAME_BYTES
             or name.startswith(".")
             or "\x00" in name
-            or not _SAFE.match(name)
+            or not _SAFE.fullmatch(name)
         ):
             raise FileNotFound()
         path = (self.root / name).resolve()
@@ -63,6 +74,13 @@ class LocalFileStore:
         if not path.is_file():
             raise FileNotFound()
         return path
+
+    def open_file(self, name: str) -> BinaryIO:
+        """The stored file, open for reading (the caller closes it)."""
+        try:
+            return self.open_path(name).open("rb")
+        except OSError as exc:  # vanished between the check and the open, or unreadable
+            raise FileNotFound() from exc
 
     # Writes ------------------------------------------------------------------
     def save(self, source: BinaryIO, wanted_name: str | None, max_bytes: int) -> str:

@@ -10,7 +10,8 @@ import threading
 
 import numpy as np
 
-from gateway.core.errors import Conflict, DeviceUnavailable
+from gateway.core.errors import DeviceBusy, DeviceUnavailable
+from wire.audio import from_pcm16
 
 __all__ = ["Microphone"]
 
@@ -24,7 +25,7 @@ class Microphone:
     def record(self, seconds: float) -> np.ndarray:
         """Record ``seconds`` of mono float32 at ``sample_rate``; blocks for that long."""
         if not self._busy.acquire(blocking=False):
-            raise Conflict("the microphone is already recording")
+            raise DeviceBusy("the microphone is already recording")
         try:
             try:
                 import sounddevice as sd
@@ -38,6 +39,6 @@ class Microphone:
                 sd.wait()
             except (sd.PortAudioError, ValueError) as exc:
                 raise DeviceUnavailable("no usable audio input device on the server") from exc
-            return audio[:, 0].astype(np.float32) / 32768.0
+            return from_pcm16(audio[:, 0].astype("<i2").tobytes())
         finally:
             self._busy.release()

@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, creat
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from gateway.core.errors import Conflict, SpeakerNotFound
+from gateway.core.errors import SpeakerNotFound, SpeakerStoreFull
 from gateway.core.speakers import reference_of
 
 __all__ = ["SpeakerInfo", "SpeakerStore"]
@@ -90,12 +90,12 @@ class SpeakerStore:
                     # run one after another, so the count and the sample limit are exact.
                     if session.get(SpeakerRow, speaker_id, with_for_update=True) is None:
                         if (session.scalar(select(func.count()).select_from(SpeakerRow)) or 0) >= self.max_speakers:
-                            raise Conflict(f"the store holds the maximum of {self.max_speakers} speakers")
+                            raise SpeakerStoreFull(f"the store holds the maximum of {self.max_speakers} speakers")
                         session.add(SpeakerRow(speaker_id=speaker_id))
                         session.flush()
                     count = self._count(session, speaker_id)
                     if count >= self.max_samples:
-                        raise Conflict(
+                        raise SpeakerStoreFull(
                             f"speaker '{speaker_id}' already has {self.max_samples} samples; delete it to re-enroll"
                         )
                     session.add(SampleRow(speaker_id=speaker_id, embedding=blob, source=source))

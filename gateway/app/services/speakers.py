@@ -8,10 +8,10 @@ import numpy as np
 
 from gateway.app.services.speaker_store import SpeakerInfo, SpeakerStore
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import to_pcm16
-from gateway.core.config import Settings
+from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.errors import ModelError
 from gateway.core.speakers import Verdict, verdict
+from wire.audio import to_pcm16
 
 __all__ = ["Speakers"]
 
@@ -23,9 +23,14 @@ class Speakers:
         self.store = store
 
     async def embed(self, audio: np.ndarray) -> np.ndarray:
-        """Unit 256-d embedding of 16 kHz mono audio (400 from the model when there is no speech)."""
+        """Unit 256-d embedding of 16 kHz mono audio (400 from the model when there is no speech).
+
+        A voice is characterised long before SPEAKER_MAX_AUDIO_SEC: longer clips are cut there,
+        which also keeps the request under TorchServe's body cap.
+        """
+        audio = audio[: int(self._settings.SPEAKER_MAX_AUDIO_SEC * SAMPLE_RATE)]
         pcm = await asyncio.to_thread(to_pcm16, audio)
-        result = await self._client.predict_pcm(self._settings.SPEAKER_MODEL, pcm, self._settings.SAMPLE_RATE, {})
+        result = await self._client.predict_pcm(self._settings.SPEAKER_MODEL, pcm, SAMPLE_RATE, {})
         vector = np.asarray(result.get("embedding", []), dtype=np.float32)
         if vector.ndim != 1 or vector.size == 0:
             raise ModelError("speaker model sent no embedding")

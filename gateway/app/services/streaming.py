@@ -10,22 +10,17 @@ Each decode covers at most ASR_WINDOW_SEC of audio, so its cost is bounded.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import numpy as np
 import soxr
 
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import from_pcm16, is_silent, to_pcm16
-from gateway.core.config import Settings
-from gateway.core.streaming import Snapshot, StreamTranscript
+from gateway.core.config import SAMPLE_RATE, Settings
+from gateway.core.local_agreement import Snapshot, StreamTranscript
+from wire.audio import from_pcm16, is_silent, to_pcm16
+from wire.options import MAX_NEW_TOKENS_LIMIT, DecodeOptions
 
 __all__ = ["StreamSession"]
-
-# Whisper's own hallucination signals (as in openai-whisper's transcribe defaults)
-_MAX_COMPRESSION = 2.4
-_MIN_LOGPROB = -1.0
-_MAX_NEW_TOKENS = 220  # the whisper handler's limit (prompt + text within Whisper's 448 tokens)
 
 
 class StreamSession:
@@ -33,12 +28,11 @@ class StreamSession:
         self._settings = settings
         self._client = client
         self.language = language
-        self.input_rate = sample_rate
-        self.state = StreamTranscript(settings.SAMPLE_RATE, settings.ASR_WINDOW_SEC, settings.STREAM_TRIM_SEC)
+        self.state = StreamTranscript(SAMPLE_RATE, settings.ASR_WINDOW_SEC, settings.STREAM_TRIM_SEC)
         self._resampler = (
             None
-            if sample_rate == settings.SAMPLE_RATE
-            else soxr.ResampleStream(sample_rate, settings.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            if sample_rate == SAMPLE_RATE
+            else soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         )
 
     # Audio ----------------------------------------------------------------------
@@ -75,32 +69,30 @@ class StreamSession:
 
     async def _hypothesis(self) -> list[tuple[float, float, str]]:
         s = self._settings
-        audio = self.state.buffer[: int(s.ASR_WINDOW_SEC * s.SAMPLE_RATE)].copy()
-        if len(audio) < s.SAMPLE_RATE * 0.3 or is_silent(audio, s.SILENCE_RMS):
+        audio = self.state.buffer[: int(s.ASR_WINDOW_SEC * SAMPLE_RATE)].copy()
+        if len(audio) < SAMPLE_RATE * 0.3 or is_silent(audio, s.SILENCE_RMS):
             return []  # too short or too quiet to hold speech: no model call, no words
         pcm = await asyncio.to_thread(to_pcm16, audio)
-        params: dict[str, Any] = {
-            "language": self.language,
-            "beam_size": s.STREAM_BEAM_SIZE,
-            "word_timestamps": True,
-            "vad_filter": True,
+        options = DecodeOptions(
+            language=self.language,
+            beam_size=s.STREAM_BEAM_SIZE,
+            word_timestamps=True,
+            vad_filter=True,
             # One greedy-or-beam pass, no temperature-fallback ladder: a window cut mid-word can
             # otherwise trigger up to six re-decodes and stall the stream for many seconds.
-            "temperature": 0.0,
-            "fit_window": s.STREAM_FIT_WINDOW,
+            temperature=0.0,
+            fit_window=s.STREAM_FIT_WINDOW,
             # Whisper sometimes loops ("I'm sorry, I'm sorry, ...") on a window cut mid-word; without a
             # cap one such decode runs to 448 tokens and stalls the stream for seconds.
-            "max_new_tokens": min(_MAX_NEW_TOKENS, int(16 + s.STREAM_TOKENS_PER_SEC * len(audio) / s.SAMPLE_RATE)),
-            "initial_prompt": self.state.prompt(),
-        }
-        result = await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, params)
-        if self.language is None and result.get("language"):
-            self.language = result["language"]  # detect once, then stay with it
-        words: list[tuple[float, float, str]] = []
-        for seg in result.get("segments", []):
-            if seg.get("no_speech_prob", 0) > s.STREAM_NO_SPEECH_PROB and seg.get("avg_logprob", 0) < _MIN_LOGPROB:
-                continue
-            if seg.get("compression_ratio", 0) > _MAX_COMPRESSION:
-                continue
-            words += [(w["start"], w["end"], w["word"]) for w in seg.get("words", [])]
-        return words
+            max_new_tokens=min(MAX_NEW_TOKENS_LIMIT, int(16 + s.STREAM_TOKENS_PER_SEC * len(audio) / SAMPLE_RATE)),
+            initial_prompt=self.state.prompt(),
+        )
+        result = await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, options.to_params())
+        if self.language is None and result.language:
+            self.language = result.language  # detect once, then stay with it
+        return [
+            (w.start, w.end, w.word)
+            for seg in result.segments
+            if not seg.looks_hallucinated(s.STREAM_NO_SPEECH_PROB)
+            for w in seg.words or []
+        ]

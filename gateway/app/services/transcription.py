@@ -3,75 +3,84 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import replace
+from typing import BinaryIO
 
-import numpy as np
-
+from gateway.app.services.audio_budget import AudioBudget
 from gateway.app.services.enhancement import EnhanceOptions, Enhancer
+from gateway.app.services.fanout import run_all
 from gateway.app.services.torchserve import TorchServeClient
-from gateway.core.audio import Source, is_silent, load_and_resample, load_audio, to_pcm16
-from gateway.core.config import Settings
+from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.pieces import Piece, split_at_quiet
-from gateway.core.transcript import merge_pieces
+from gateway.core.transcript import merge_pieces, silent_piece
+from wire.audio import DecodedAudio, DecodeLimits, decode_audio, is_silent, to_pcm16
+from wire.options import DecodeOptions
+from wire.transcript import Transcription
 
 __all__ = ["AudioDecoder", "Transcriber"]
 
 
 class AudioDecoder:
-    """Decodes uploads in worker threads, at most MAX_CONCURRENT_DECODES at once."""
+    """Decodes uploads in worker threads, at most MAX_CONCURRENT_DECODES at once, within the decode budget."""
 
     def __init__(self, settings: Settings) -> None:
-        self._rate = settings.SAMPLE_RATE
         self._max_sec = settings.MAX_AUDIO_SEC
+        self._min_bytes_per_sec = settings.MIN_BYTES_PER_AUDIO_SEC
         self._slots = asyncio.Semaphore(settings.MAX_CONCURRENT_DECODES)
 
-    async def decode(self, source: Source) -> np.ndarray:
-        """Mono float32 at SAMPLE_RATE."""
-        async with self._slots:
-            return await asyncio.to_thread(load_and_resample, source, self._rate, self._max_sec)
+    def limits(self, max_seconds: float | None = None) -> DecodeLimits:
+        cap = self._max_sec if max_seconds is None else min(max_seconds, self._max_sec)
+        return DecodeLimits(max_seconds=cap, min_bytes_per_sec=self._min_bytes_per_sec)
 
-    async def decode_native(self, source: Source, max_seconds: float) -> tuple[np.ndarray, int]:
-        """Mono float32 at the file's own rate, and that rate."""
+    async def decode(self, source: BinaryIO) -> DecodedAudio:
+        """Mono float32 at the models' SAMPLE_RATE."""
         async with self._slots:
-            return await asyncio.to_thread(load_audio, source, None, min(max_seconds, self._max_sec))
+            return await asyncio.to_thread(decode_audio, source, self.limits(), SAMPLE_RATE)
+
+    async def decode_native(self, source: BinaryIO, max_seconds: float) -> DecodedAudio:
+        """Mono float32 at the file's own rate."""
+        async with self._slots:
+            return await asyncio.to_thread(decode_audio, source, self.limits(max_seconds), None)
 
 
 class Transcriber:
-    def __init__(self, settings: Settings, client: TorchServeClient, enhancer: Enhancer) -> None:
+    def __init__(self, settings: Settings, client: TorchServeClient, enhancer: Enhancer, budget: AudioBudget) -> None:
         self._settings = settings
         self._client = client
         self._enhancer = enhancer
+        self._budget = budget
 
     async def transcribe(
-        self, audio: np.ndarray, options: dict[str, Any], enhance: EnhanceOptions | None = None
-    ) -> dict[str, Any]:
-        """Transcribe mono float32 audio at SAMPLE_RATE; ``options`` go to the whisper handler.
+        self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None
+    ) -> Transcription:
+        """Transcribe decoded audio at SAMPLE_RATE; with ``enhance``, each piece is denoised first.
 
-        With ``enhance``, each piece is denoised first (pieces keep requests small for both models).
+        Pieces go out together, at most ASR_MAX_PARALLEL_PIECES at a time; only language
+        detection sends the first piece alone (its language then holds for the rest). When
+        the caller goes away, the task is cancelled and pieces not yet sent never are.
         """
         s = self._settings
-        pieces = split_at_quiet(audio, s.SAMPLE_RATE, s.ASR_PIECE_SEC)
+        pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)
         slots = asyncio.Semaphore(s.ASR_MAX_PARALLEL_PIECES)
 
-        async def run(piece: Piece, opts: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        async def run(piece: Piece, opts: DecodeOptions) -> tuple[float, Transcription]:
+            duration = len(piece.audio) / SAMPLE_RATE
             if is_silent(piece.audio, s.SILENCE_RMS):  # Whisper tends to invent a word or two for silence
-                return piece.offset_sec, {"segments": [], "language": opts.get("language"), "language_probability": 0.0}
+                return piece.offset_sec, silent_piece(duration, opts.language, opts.task)
             async with slots:
                 samples = piece.audio
                 if enhance is not None:
-                    samples = await self._enhancer.enhance(samples, s.SAMPLE_RATE, enhance)
+                    samples = await self._enhancer.enhance(samples, SAMPLE_RATE, enhance)
                 pcm = await asyncio.to_thread(to_pcm16, samples)
-                return piece.offset_sec, await self._client.predict_pcm(s.ASR_MODEL, pcm, s.SAMPLE_RATE, opts)
+                return piece.offset_sec, await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, opts.to_params())
 
-        first = await run(pieces[0], options)
-        if options.get("language") is None:
-            # Detect once; the rest of the file is decoded in that language.
-            options = {**options, "language": first[1].get("language")}
-        tasks = [asyncio.create_task(run(p, options)) for p in pieces[1:]]
-        try:
-            rest = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
-        return merge_pieces([first, *rest], duration=len(audio) / s.SAMPLE_RATE)
+        async with self._budget.hold(audio.seconds):
+            done: list[tuple[float, Transcription]] = []
+            rest = pieces
+            if options.language is None:
+                done.append(await run(pieces[0], options))
+                language = done[0][1].language
+                options = options if language is None else replace(options, language=language)
+                rest = pieces[1:]
+            done += await run_all(run(p, options) for p in rest)
+        return merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)

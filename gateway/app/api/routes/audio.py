@@ -6,21 +6,24 @@ import asyncio
 from pathlib import PurePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from gateway.app.api.deps import AudioSourceDep, DecoderDep, EnhancerDep, SettingsDep, StoreDep, TranscriberDep
+from gateway.app.api.disconnect import until_disconnected
 from gateway.app.api.schemas import EnhanceResponse, ErrorResponse, TranscribeResponse, TranscriptionRaw
 from gateway.app.services.enhancement import EnhanceOptions
 from gateway.app.services.metrics import AUDIO_SECONDS
-from gateway.core.languages import normalize_language
+from wire.languages import parse_language
+from wire.options import BEAM_SIZE_MAX, PROMPT_MAX_CHARS, DecodeOptions
 
 router = APIRouter(prefix="/audio", tags=["Audio"])
 
 ERRORS = {
-    400: {"model": ErrorResponse, "description": "Undecodable audio or a bad parameter."},
+    400: {"model": ErrorResponse, "description": "Undecodable, damaged or refused audio, or a bad parameter."},
     404: {"model": ErrorResponse, "description": "The named file is not in the store."},
     413: {"model": ErrorResponse, "description": "Upload or audio over the limit."},
-    503: {"model": ErrorResponse, "description": "The model server is down."},
+    502: {"model": ErrorResponse, "description": "The model failed."},
+    503: {"model": ErrorResponse, "description": "The model server is down, or this server is busy (Retry-After)."},
     504: {"model": ErrorResponse, "description": "The model server did not answer in time."},
 }
 
@@ -30,6 +33,7 @@ Method = Literal["deepfilternet", "noisereduce"]
 
 @router.post("/transcribe", response_model=TranscribeResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def transcribe(
+    request: Request,
     audio: AudioSourceDep,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
@@ -40,11 +44,11 @@ async def transcribe(
     task: Annotated[
         Literal["transcribe", "translate"], Query(description="'translate' gives English text.")
     ] = "transcribe",
-    beam_size: Annotated[int, Query(ge=1, le=10, description="Beam width of the decoder.")] = 5,
+    beam_size: Annotated[int, Query(ge=1, le=BEAM_SIZE_MAX, description="Beam width of the decoder.")] = 5,
     word_timestamps: Annotated[bool, Query(description="Add per-word times to each segment.")] = False,
     vad_filter: Annotated[bool, Query(description="Drop non-speech before decoding (Silero VAD).")] = False,
     initial_prompt: Annotated[
-        str | None, Query(max_length=1000, description="Text that primes spelling and style.")
+        str | None, Query(max_length=PROMPT_MAX_CHARS, description="Text that primes spelling and style.")
     ] = None,
     enhance: Annotated[bool, Query(description="Denoise before recognition (same request, no extra upload).")] = False,
     enhance_method: Annotated[
@@ -52,22 +56,24 @@ async def transcribe(
     ] = None,
 ) -> TranscribeResponse:
     """Transcribe speech (Whisper): any container in, mono SAMPLE_RATE float32 to the model."""
-    options = {
-        "language": normalize_language(language, settings.DEFAULT_LANGUAGE),
-        "task": task,
-        "beam_size": beam_size,
-        "word_timestamps": word_timestamps,
-        "vad_filter": vad_filter,
-        "initial_prompt": initial_prompt,
-    }
-    samples = await decoder.decode(audio.source)
-    AUDIO_SECONDS.labels("/audio/transcribe").inc(len(samples) / settings.SAMPLE_RATE)
-    result = await transcriber.transcribe(samples, options, EnhanceOptions(enhance_method) if enhance else None)
-    return TranscribeResponse(text=result["text"], raw=TranscriptionRaw.model_validate(result))
+    options = DecodeOptions(
+        language=parse_language(language, settings.DEFAULT_LANGUAGE),
+        task=task,
+        beam_size=beam_size,
+        word_timestamps=word_timestamps,
+        vad_filter=vad_filter,
+        initial_prompt=initial_prompt,
+    )
+    decoded = await decoder.decode(audio.source)
+    AUDIO_SECONDS.labels("/audio/transcribe").inc(decoded.seconds)
+    work = transcriber.transcribe(decoded, options, EnhanceOptions(enhance_method) if enhance else None)
+    result = await until_disconnected(request, work)
+    return TranscribeResponse(text=result.text, raw=TranscriptionRaw.of(result))
 
 
 @router.post("/enhance", response_model=EnhanceResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def enhance(
+    request: Request,
     audio: AudioSourceDep,
     decoder: DecoderDep,
     enhancer: EnhancerDep,
@@ -79,9 +85,10 @@ async def enhance(
     ] = None,
 ) -> EnhanceResponse:
     """Denoise audio; the result (mono PCM16 WAV at the input's rate) is stored as <name>_enhanced.wav."""
-    samples, rate = await decoder.decode_native(audio.source, settings.ENHANCE_MAX_SEC)
-    AUDIO_SECONDS.labels("/audio/enhance").inc(len(samples) / rate)
-    wav = await enhancer.enhance_wav(samples, rate, EnhanceOptions(method, atten_lim_db))
+    decoded = await decoder.decode_native(audio.source, settings.ENHANCE_MAX_SEC)
+    AUDIO_SECONDS.labels("/audio/enhance").inc(decoded.seconds)
+    work = enhancer.enhance_wav(decoded.samples, decoded.sample_rate, EnhanceOptions(method, atten_lim_db))
+    wav = await until_disconnected(request, work)
     stem = PurePath(audio.name.replace("\\", "/")).stem or "audio"
     name = await asyncio.to_thread(store.save_bytes, wav, f"{stem}_enhanced.wav")
     return EnhanceResponse(output_filename=name)

@@ -6,16 +6,18 @@ As in OpenAI's API, ``language`` is detected when not given.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from gateway.app.api.deps import DecoderDep, TranscriberDep, upload_source
+from gateway.app.api.disconnect import until_disconnected
 from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.schemas import OpenAITranscription, OpenAIVerboseTranscription
-from gateway.core.languages import LANGUAGE_NAMES, normalize_language
 from gateway.core.transcript import to_srt, to_vtt
+from wire.languages import LANGUAGE_NAMES, parse_language
+from wire.options import PROMPT_MAX_CHARS, DecodeOptions
 
 router = APIRouter(prefix="/v1", tags=["OpenAI compatible"])
 
@@ -28,6 +30,7 @@ ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
     responses={**ERRORS, 200: {"content": {"application/json": {}, "text/plain": {}}}},  # type: ignore[dict-item]
 )
 async def create_transcription(
+    request: Request,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
     file: Annotated[UploadFile, File(description="Audio in any common container.")],
@@ -35,7 +38,9 @@ async def create_transcription(
         str, Form(description="Accepted for compatibility; the served weights are reported.")
     ] = "whisper-1",
     language: Annotated[str | None, Form(description="ISO 639-1 code; detected when absent.")] = None,
-    prompt: Annotated[str | None, Form(max_length=1000, description="Text that primes spelling and style.")] = None,
+    prompt: Annotated[
+        str | None, Form(max_length=PROMPT_MAX_CHARS, description="Text that primes spelling and style.")
+    ] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
     temperature: Annotated[float, Form(ge=0.0, le=1.0, description="0 lets the decoder raise it on failure.")] = 0.0,
     timestamp_granularities: Annotated[
@@ -44,29 +49,29 @@ async def create_transcription(
 ) -> Response:
     """Transcribe audio the way OpenAI's /v1/audio/transcriptions does (json, text, srt, vtt, verbose_json)."""
     granularities = set(timestamp_granularities or ["segment"])
-    options: dict[str, Any] = {
-        "language": normalize_language(language, None),
-        "initial_prompt": prompt,
-        "word_timestamps": "word" in granularities,
-        "temperature": temperature or None,
-    }
+    options = DecodeOptions(
+        language=parse_language(language),
+        initial_prompt=prompt,
+        word_timestamps="word" in granularities,
+        temperature=temperature or None,
+    )
     audio = await decoder.decode(upload_source(file))
-    result = await transcriber.transcribe(audio, options)
-    segments = result["segments"]
+    result = await until_disconnected(request, transcriber.transcribe(audio, options))
+    segments = result.segments
     if response_format == "text":
-        return PlainTextResponse(result["text"] + "\n")
+        return PlainTextResponse(result.text + "\n")
     if response_format == "srt":
         return PlainTextResponse(to_srt(segments))
     if response_format == "vtt":
         return PlainTextResponse(to_vtt(segments), media_type="text/vtt")
     if response_format == "json":
-        return JSONResponse(OpenAITranscription(text=result["text"]).model_dump())
+        return JSONResponse(OpenAITranscription(text=result.text).model_dump())
     verbose = OpenAIVerboseTranscription(
-        task=result["task"],
-        language=LANGUAGE_NAMES.get(result["language"] or "", result["language"] or ""),
-        duration=result["duration"],
-        text=result["text"],
+        task=result.task,
+        language=LANGUAGE_NAMES.get(result.language or "", result.language or ""),
+        duration=result.duration,
+        text=result.text,
         segments=segments if "segment" in granularities else None,
-        words=[w for s in segments for w in s.get("words", [])] if "word" in granularities else None,
+        words=[w for s in segments for w in s.words or []] if "word" in granularities else None,
     )
     return JSONResponse(verbose.model_dump(exclude_none=True))

@@ -17,7 +17,7 @@ from gateway.app.api.schemas import (
     StatusResponse,
     VerifyResponse,
 )
-from gateway.core.errors import Forbidden, InvalidRequest
+from gateway.core.errors import FeatureDisabled, InvalidRequest
 from gateway.core.speakers import check_speaker_id
 
 router = APIRouter(prefix="/speaker", tags=["Speaker"])
@@ -41,9 +41,9 @@ async def verify(
     speaker_query: SpeakerQuery = None,
 ) -> VerifyResponse:
     """Is the probe the same speaker as the reference file, or as the enrolled speaker_id?"""
-    probe_audio = await decoder.decode(upload_source(probe))
+    probe_audio = (await decoder.decode(upload_source(probe))).samples
     if reference is not None:
-        reference_audio = await decoder.decode(upload_source(reference))
+        reference_audio = (await decoder.decode(upload_source(reference))).samples
         result = await speakers.verify_pair(probe_audio, reference_audio)
         return VerifyResponse(score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=None)
     speaker_id = _speaker(speaker_form, speaker_query)
@@ -63,7 +63,7 @@ async def enroll(
 ) -> EnrollResponse:
     """Add a voice sample to a speaker (created on first enroll)."""
     speaker_id = _speaker(speaker_form, speaker_query)
-    audio = await decoder.decode(upload_source(file))
+    audio = (await decoder.decode(upload_source(file))).samples
     samples = await speakers.enroll(speaker_id, audio, "upload")
     return EnrollResponse(speaker_id=speaker_id, samples=samples)
 
@@ -97,7 +97,7 @@ async def train_from_microphone(
 ) -> StatusResponse:
     """Record from the server's microphone and enroll it. Off unless MIC_TRAINING_ENABLED=true."""
     if not settings.MIC_TRAINING_ENABLED:
-        raise Forbidden("microphone training is disabled on this server (set MIC_TRAINING_ENABLED=true)")
+        raise FeatureDisabled("microphone training is disabled on this server (set MIC_TRAINING_ENABLED=true)")
     duration = seconds or settings.MIC_DEFAULT_SEC
     if duration > settings.MIC_MAX_SEC:
         raise InvalidRequest(f"seconds must be at most {settings.MIC_MAX_SEC:g}")

@@ -144,12 +144,6 @@ class StreamTranscript:
         sentence = [w for w in keeps if w.text.rstrip().endswith(_SENTENCE_END)]
         self._drop_until((sentence or keeps)[-1].end)
 
-    def drop_oldest(self, seconds: float) -> None:
-        """Forget the oldest ``seconds`` of the buffer (and any tentative words in it)."""
-        cut = self.buffer_start + seconds
-        self._pending = [w for w in self._pending if w.start >= cut]
-        self._drop_until(cut)
-
     def _drop_until(self, stream_time: float) -> None:
         n = round((stream_time - self.buffer_start) * self.sample_rate)
         n = max(0, min(n, len(self.buffer)))

@@ -1,4 +1,4 @@
-"""load_and_resample: every container to mono SAMPLE_RATE float32, bit-exact with faster-whisper."""
+"""The one decoder: every container to mono float32, bit-exact with faster-whisper."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from faster_whisper import decode_audio
+from faster_whisper import decode_audio as fw_decode
 
-from gateway.core.audio import from_pcm16, load_and_resample, to_pcm16
-from gateway.core.errors import AudioTooLong, InvalidAudio
+from wire.audio import DecodeLimits, decode_audio, from_pcm16, from_wav, read_audio_file, to_pcm16, to_wav
+from wire.errors import ErrorKind, WireError
 
 SR = 16000
+LIMITS = DecodeLimits(max_seconds=3600)
+
+
+def load(source: bytes | io.BufferedIOBase, max_seconds: float = 3600) -> np.ndarray:
+    return decode_audio(source, DecodeLimits(max_seconds=max_seconds), SR).samples
 
 
 @pytest.mark.parametrize(
@@ -27,12 +32,13 @@ SR = 16000
 )
 def test_matches_faster_whisper_decoder(data_dir: Path, name: str) -> None:
     path = data_dir / name
-    ours = load_and_resample(path, SR)
-    theirs = decode_audio(str(path), SR)
+    ours = read_audio_file(path, SR).samples
+    theirs = fw_decode(str(path), SR)
     assert ours.dtype == np.float32 and ours.ndim == 1
     np.testing.assert_array_equal(ours, theirs)
-    with path.open("rb") as fh:  # file objects (uploads) decode the same as paths
-        np.testing.assert_array_equal(load_and_resample(fh, SR), ours)
+    with path.open("rb") as fh:  # file objects (uploads) decode the same as bytes
+        np.testing.assert_array_equal(load(fh), ours)
+    np.testing.assert_array_equal(load(path.read_bytes()), ours)
 
 
 def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
@@ -61,9 +67,9 @@ def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
     ],
 )
 def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: int) -> None:
-    reference = load_and_resample(jfk, SR)
+    reference = read_audio_file(jfk, SR).samples
     data = _encode(reference, container, codec, rate)
-    decoded = load_and_resample(io.BytesIO(data), SR)
+    decoded = load(data)
     assert abs(len(decoded) - len(reference)) < 0.1 * SR  # codec padding only
     n = min(len(decoded), len(reference))
     # lossy codecs shift and colour the signal, but it is still the same speech
@@ -72,18 +78,23 @@ def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: 
 
 @pytest.mark.parametrize("payload", [b"", b"not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt ", bytes(range(256)) * 40])
 def test_rejects_undecodable(payload: bytes) -> None:
-    with pytest.raises(InvalidAudio):
-        load_and_resample(io.BytesIO(payload), SR)
+    with pytest.raises(WireError) as err:
+        load(payload)
+    assert err.value.kind is ErrorKind.INVALID_AUDIO
 
 
 def test_stops_at_duration_limit(jfk: Path) -> None:
-    with pytest.raises(AudioTooLong):
-        load_and_resample(jfk, SR, max_seconds=5)
-    assert len(load_and_resample(jfk, SR, max_seconds=12)) == 11 * SR
+    with pytest.raises(WireError) as err:
+        load(jfk.read_bytes(), max_seconds=5)
+    assert err.value.kind is ErrorKind.TOO_LONG
+    assert len(load(jfk.read_bytes(), max_seconds=12)) == 11 * SR
 
 
 def test_pcm16_round_trip_is_exact(jfk: Path) -> None:
-    audio = load_and_resample(jfk, SR)
+    audio = read_audio_file(jfk, SR).samples
     np.testing.assert_array_equal(from_pcm16(to_pcm16(audio)), audio)
-    with pytest.raises(InvalidAudio):
+    samples, rate = from_wav(to_wav(audio, SR))  # one scaling convention both ways
+    assert rate == SR
+    np.testing.assert_array_equal(samples, audio)
+    with pytest.raises(WireError):
         from_pcm16(b"\x00\x01\x02")

@@ -1,9 +1,10 @@
-"""The part every TorchServe handler here shares: config, loading, per-item errors.
+"""The part every TorchServe handler here shares: config, loading, decoding, per-item errors.
 
 TorchServe hands ``handle`` a batch and expects a list of the same length. One
 bad clip must not fail its neighbours, so each item is decoded on its own, the
 good ones run together, and a failure becomes that item's own status code via
-``context.set_response_status(code, phrase, idx)``.
+``context.set_response_status(code, phrase, idx)`` and a ``{"detail", "kind"}``
+body (``wire.errors``), which the gateway maps without reading the prose.
 
 A model's handler module defines one subclass of ``AudioModelHandler`` (TorchServe
 instantiates the single class a handler file defines) and fills in ``load``,
@@ -17,35 +18,27 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from handlers.common.options import load_options
-from handlers.common.payload import BadRequest
+from wire.audio import DecodeLimits
+from wire.envelope import ModelRequest, read_request
+from wire.errors import ErrorKind, WireError, error_body
 
-__all__ = ["AudioModelHandler", "ItemError", "run_batch"]
+__all__ = ["AudioModelHandler", "run_batch"]
 
 log = logging.getLogger(__name__)
 
 
-class ItemError(Exception):
-    """A failure that belongs to one item, with the status code to answer it with."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def as_item_error(exc: BaseException) -> ItemError:
-    if isinstance(exc, ItemError):
+def as_wire_error(exc: BaseException) -> WireError:
+    if isinstance(exc, WireError):
         return exc
-    if isinstance(exc, BadRequest):
-        return ItemError(400, str(exc))
     log.error("inference failed", exc_info=exc)
-    return ItemError(500, "inference failed")
+    return WireError(ErrorKind.INTERNAL, "inference failed")
 
 
 class AudioModelHandler:
     config_cls: ClassVar[type]
     env_prefix: ClassVar[str]
     content_type: ClassVar[str | None] = None  # set for binary answers (e.g. audio/wav)
+    sample_rate: ClassVar[int | None] = None  # the rate the model wants; None keeps the caller's
 
     def __init__(self) -> None:
         self.initialized = False
@@ -53,6 +46,8 @@ class AudioModelHandler:
     def initialize(self, context: Any) -> None:
         yaml_block = (getattr(context, "model_yaml_config", None) or {}).get("handler")
         config: Any = load_options(self.config_cls, yaml_block, self.env_prefix)
+        # The same decode budget as the gateway's: TorchServe is reachable on its own too.
+        self.limits = DecodeLimits(max_seconds=config.max_audio_sec)
         props = context.system_properties
         gpu_id = props.get("gpu_id")
         self.load(config, props.get("model_dir", "."), int(gpu_id) if gpu_id is not None else None)
@@ -66,12 +61,16 @@ class AudioModelHandler:
                     context.set_response_content_type(idx, self.content_type)
         return results
 
+    def read(self, item: Any) -> ModelRequest:
+        """Decode one request item within this model's limits, at its rate."""
+        return read_request(item, self.limits, self.sample_rate)
+
     # Filled in per model --------------------------------------------------------
     def load(self, config: Any, model_dir: str, gpu_id: int | None) -> None:
         raise NotImplementedError
 
     def prepare(self, item: Any) -> Any:
-        """Decode and validate one request item; raise BadRequest to reject it."""
+        """Decode and validate one request item; raise WireError to reject it."""
         raise NotImplementedError
 
     def infer(self, jobs: list[Any]) -> list[Any]:
@@ -95,17 +94,17 @@ def run_batch(data: Sequence[Any], context: Any, prepare: Any, infer: Any) -> li
     for idx, item in enumerate(data):
         try:
             ready.append((idx, prepare(item)))
-        except (BadRequest, ItemError) as exc:
-            results[idx] = _fail(context, idx, as_item_error(exc))
+        except WireError as exc:
+            results[idx] = _fail(context, idx, exc)
     if ready:
         outputs = infer([prepared for _, prepared in ready])
         for (idx, _), out in zip(ready, outputs, strict=True):
-            results[idx] = _fail(context, idx, as_item_error(out)) if isinstance(out, BaseException) else out
+            results[idx] = _fail(context, idx, as_wire_error(out)) if isinstance(out, BaseException) else out
     return results
 
 
-def _fail(context: Any, idx: int, err: ItemError) -> dict[str, str]:
-    log.info("item %d rejected: %s", idx, err.message)
+def _fail(context: Any, idx: int, err: WireError) -> dict[str, str]:
+    log.info("item %d rejected (%s): %s", idx, err.kind.value, err.detail)
     if context is not None and hasattr(context, "set_response_status"):
-        context.set_response_status(code=err.code, phrase=err.message, idx=idx)
-    return {"detail": err.message}
+        context.set_response_status(code=err.status, phrase=err.detail, idx=idx)
+    return error_body(err)

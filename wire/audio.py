@@ -1,0 +1,295 @@
+"""The one audio decoder, and the PCM16/WAV conversions, for the gateway and the handlers alike.
+
+Every byte here comes from a stranger, so the decoder
+- takes bytes or an open file object, never a path, and lets FFmpeg use only an
+  allow-list of real audio/video demuxers: playlists (hls), concat scripts, image
+  sequences, tee and the like would open further URLs or files (``format_whitelist``
+  refuses them before their header is read, ``protocol_whitelist`` refuses any nested open);
+- budgets before work: the declared rate, channels and duration are checked first, and
+  decoded seconds are bounded by ``max_seconds`` and by the upload's size (an hour of
+  "audio" from 7 KB is a bomb, not a recording);
+- decodes packet by packet into one preallocated float32 buffer: a damaged packet is
+  skipped and reported in ``warnings``, and a result clearly shorter than the file
+  declared is refused (400), never returned as a silently truncated recording;
+- refuses NaN/Inf samples (they would become full-scale noise).
+
+Samples go through signed 16-bit like faster-whisper's own ``decode_audio``, so the model
+sees the very samples an in-process run would, and PCM16 on the wire loses nothing.
+These functions block: call them off the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import wave
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+import numpy as np
+
+from wire.errors import ErrorKind, WireError
+
+__all__ = [
+    "ALLOWED_DEMUXERS",
+    "DecodeLimits",
+    "DecodedAudio",
+    "decode_audio",
+    "from_pcm16",
+    "from_wav",
+    "is_silent",
+    "read_audio_file",
+    "to_pcm16",
+    "to_wav",
+]
+
+# FFmpeg demuxer names (a demuxer is allowed when any of its comma-separated names is here).
+ALLOWED_DEMUXERS = (
+    "wav",
+    "w64",
+    "flac",
+    "mp3",
+    "ogg",
+    "matroska",  # also webm
+    "mov",  # also mp4, m4a, 3gp
+    "aac",
+    "aiff",
+    "caf",
+    "au",
+    "amr",
+    "wv",
+    "asf",  # wma
+)
+# Nested opens (playlist entries, concat files) go through the protocol allow-list: none is allowed.
+_NO_PROTOCOLS = "none"
+_FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})
+PCM16_SCALE = 32768.0  # one convention both ways: int16 / 32768 -> [-1, 1)
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What one decode may cost; every figure is checked before or while decoding."""
+
+    max_seconds: float
+    # Real codecs need more than this per second of audio (Opus at 6 kbit/s: 750 B/s); fewer
+    # bytes per declared or decoded second is a decompression bomb (silence, 1 Hz headers).
+    min_bytes_per_sec: float = 256.0
+    free_seconds: float = 1.0  # allowed whatever the size: tiny clips have proportionally large headers
+    min_rate: int = 8000
+    max_rate: int = 192000
+    max_channels: int = 8
+    # A file may end a little before what its header estimates (VBR MP3, encoder padding);
+    # more missing than this is a damaged or cut file.
+    short_tolerance: float = 0.1
+    short_slack_sec: float = 1.0
+
+    def seconds_for(self, size: int) -> float:
+        """Most audio seconds an input of ``size`` bytes may decode to."""
+        return min(self.max_seconds, self.free_seconds + size / self.min_bytes_per_sec)
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    samples: np.ndarray  # mono float32 in [-1, 1)
+    sample_rate: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def _invalid(detail: str) -> WireError:
+    return WireError(ErrorKind.INVALID_AUDIO, detail)
+
+
+def _too_long(limit: float) -> WireError:
+    return WireError(ErrorKind.TOO_LONG, f"audio is longer than {limit:g} s")
+
+
+def _size_of(source: bytes | BinaryIO) -> tuple[BinaryIO, int]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        return io.BytesIO(data), len(data)
+    if not hasattr(source, "read") or not hasattr(source, "seek"):
+        raise TypeError("decode_audio takes bytes or a seekable binary file object, never a path")
+    start = source.tell()
+    size = source.seek(0, io.SEEK_END) - start
+    source.seek(start)
+    return source, size
+
+
+class _Samples:
+    """One float32 buffer, sized from the declared duration and grown (bounded) only if needed."""
+
+    def __init__(self, expected: int, limit: int) -> None:
+        self.limit = limit
+        self.data = np.empty(max(1, min(expected, limit)), dtype=np.float32)
+        self.size = 0
+
+    def add(self, pcm16: np.ndarray) -> bool:
+        """Append; False when the limit would be passed."""
+        end = self.size + pcm16.size
+        if end > self.limit:
+            return False
+        if end > self.data.size:
+            grown = np.empty(min(self.limit, max(end, int(self.data.size * 1.5))), dtype=np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        np.multiply(pcm16, 1.0 / PCM16_SCALE, out=self.data[self.size : end], casting="unsafe")
+        self.size = end
+        return True
+
+    def result(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+def decode_audio(source: bytes | BinaryIO, limits: DecodeLimits, sample_rate: int | None = None) -> DecodedAudio:
+    """The first audio stream of ``source`` as mono float32 at ``sample_rate`` (None: its own rate).
+
+    Raises WireError: invalid_audio (refused container, bad header, damaged or cut file,
+    non-finite samples, more seconds than the size allows) or too_long (over ``max_seconds``).
+    """
+    stream_file, size = _size_of(source)
+    if size <= 0:
+        raise _invalid("empty audio")
+    options = {"format_whitelist": ",".join(ALLOWED_DEMUXERS), "protocol_whitelist": _NO_PROTOCOLS}
+    try:
+        with av.open(stream_file, mode="r", container_options=options, metadata_errors="ignore") as container:
+            return _decode(container, size, limits, sample_rate)
+    except av.error.ArgumentError as exc:  # format_whitelist refused the probed demuxer
+        raise _invalid("unsupported container: send an audio file (wav, flac, mp3, ogg, webm, m4a, ...)") from exc
+    except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
+        if isinstance(exc, WireError):
+            raise
+        raise _invalid("undecodable audio") from exc
+
+
+def _decode(container: av.container.InputContainer, size: int, limits: DecodeLimits, rate: int | None) -> DecodedAudio:
+    if not any(name in ALLOWED_DEMUXERS for name in container.format.name.split(",")):
+        raise _invalid("unsupported container")  # belt and braces: format_whitelist already refused it
+    if not container.streams.audio:
+        raise _invalid("no audio stream in file")
+    stream = container.streams.audio[0]
+    in_rate = int(stream.codec_context.sample_rate or 0)
+    if not limits.min_rate <= in_rate <= limits.max_rate:
+        raise _invalid(f"sample rate {in_rate} Hz is outside {limits.min_rate}..{limits.max_rate} Hz")
+    channels = int(stream.codec_context.channels or 0)
+    if not 1 <= channels <= limits.max_channels:
+        raise _invalid(f"{channels} channels: at most {limits.max_channels} are accepted")
+    declared = _declared_seconds(container, stream)
+    budget = limits.seconds_for(size)
+    if declared > limits.max_seconds + limits.short_slack_sec:
+        raise _too_long(limits.max_seconds)
+    if declared > budget + limits.short_slack_sec:
+        raise _invalid(f"the file declares {declared:.0f} s of audio in {size} bytes: refused as a decompression bomb")
+
+    out_rate = rate or in_rate
+    expected = declared * 1.05 + 1.0 if declared else min(budget, 60.0)
+    samples = _Samples(math.ceil(expected * out_rate), math.ceil(budget * out_rate))
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=out_rate)
+    skipped, skipped_sec, cut = 0, 0.0, False
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                skipped += 1  # one damaged packet: skip it, as ffmpeg does, and say so
+                if packet.duration and packet.time_base:
+                    skipped_sec += float(packet.duration * packet.time_base)
+                continue
+            for frame in frames:
+                _check_finite(frame)
+                _add(samples, resampler.resample(frame), limits, budget)
+        _add(samples, resampler.resample(None), limits, budget)
+    except (av.error.InvalidDataError, av.error.EOFError):
+        cut = True  # the container itself broke off; judged by length below
+    if samples.size == 0:
+        raise _invalid("file holds no audio samples")
+    got = samples.size / out_rate
+    if declared and got + skipped_sec < declared * (1 - limits.short_tolerance) - limits.short_slack_sec:
+        raise _invalid(
+            f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: the file is damaged or cut"
+        )
+    warnings: list[str] = []
+    if skipped:
+        warnings.append(f"skipped {skipped} damaged packet(s), about {skipped_sec:.2f} s of audio")
+    if cut:
+        warnings.append("the container ended early; the audio decoded up to that point is complete")
+    return DecodedAudio(samples.result(), out_rate, tuple(warnings))
+
+
+def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _check_finite(frame: av.AudioFrame) -> None:
+    if frame.format.name in _FLOAT_FORMATS and not np.isfinite(frame.to_ndarray()).all():
+        raise _invalid("audio holds NaN or infinite samples")
+
+
+def _add(samples: _Samples, frames: list[av.AudioFrame], limits: DecodeLimits, budget: float) -> None:
+    for out in frames:
+        if not samples.add(out.to_ndarray().reshape(-1)):
+            if budget >= limits.max_seconds:
+                raise _too_long(limits.max_seconds)
+            raise _invalid(
+                f"the file decodes to more than {budget:.0f} s for its size: refused as a decompression bomb"
+            )
+
+
+def read_audio_file(path: str | os.PathLike[str], sample_rate: int | None = None) -> DecodedAudio:
+    """A local file an operator chose (tests, benchmarks, the clients), through the same decoder.
+
+    The decoder still gets an open file, not the path, and the usual caps (4 h, any compression).
+    """
+    with open(path, "rb") as fh:
+        return decode_audio(fh, _LOCAL_FILE_LIMITS, sample_rate)
+
+
+_LOCAL_FILE_LIMITS = DecodeLimits(max_seconds=4 * 3600.0, min_bytes_per_sec=1.0)
+
+
+def is_silent(audio: np.ndarray, rms_floor: float) -> bool:
+    """True when the signal's RMS is below ``rms_floor``: no speech to find, nothing to send a model."""
+    return len(audio) == 0 or float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < rms_floor
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] to little-endian PCM16 (exact for audio from decode_audio)."""
+    return np.clip(np.round(audio * PCM16_SCALE), -32768, 32767).astype("<i2").tobytes()
+
+
+def from_pcm16(data: bytes) -> np.ndarray:
+    """Little-endian PCM16 to float32; invalid_audio on an odd byte count."""
+    if len(data) % 2:
+        raise _invalid("PCM16 data must have an even number of bytes")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_SCALE
+
+
+def from_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """Mono PCM16 WAV bytes (as ``to_wav`` writes them) to float32 samples and their rate."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+                raise _invalid("expected mono PCM16 WAV")
+            return from_pcm16(wav.readframes(wav.getnframes())), wav.getframerate()
+    except (wave.Error, EOFError) as exc:
+        raise _invalid("unreadable WAV") from exc
+
+
+def to_wav(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Mono PCM16 WAV bytes of float samples."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(to_pcm16(audio))
+    return buf.getvalue()
