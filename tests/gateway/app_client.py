@@ -23,6 +23,7 @@ def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
         "DATABASE_URL": f"sqlite:///{storage.parent / (storage.name + '-speakers.db')}",
         "TORCHSERVE_URL": dead,
         "TORCHSERVE_MANAGEMENT_URL": dead,
+        "TORCHSERVE_RETRY_SEC": 0,  # the closed port stays closed: answer 503 at once
         **overrides,
     }
     settings = Settings(**values)

@@ -17,7 +17,8 @@ from gateway.core.context import request_id
 __all__ = ["ApiKeyGate", "RequestContext"]
 
 log = logging.getLogger("gateway.access")
-_SAFE_ID = re.compile(r"^[\w.\-]{1,64}$")
+# ASCII only, matched whole: the id goes on to TorchServe in a header, where httpx refuses anything else
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class RequestContext:
@@ -31,7 +32,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()
