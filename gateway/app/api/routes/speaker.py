@@ -75,7 +75,11 @@ async def list_speakers(speakers: SpeakersDep) -> SpeakerList:
     return SpeakerList(speakers=[SpeakerItem(**vars(row)) for row in rows])
 
 
-@router.delete("/speakers/{speaker_id}", response_model=StatusResponse, responses={404: {"model": ErrorResponse}})
+@router.delete(
+    "/speakers/{speaker_id}",
+    response_model=StatusResponse,
+    responses={400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
 async def delete_speaker(speaker_id: str, speakers: SpeakersDep) -> StatusResponse:
     """Forget a speaker and all its samples."""
     await speakers.delete(check_speaker_id(speaker_id))
