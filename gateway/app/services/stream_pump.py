@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
-from gateway.app.services.streaming import StreamSession
+from gateway.app.services.stream_session import StreamSession
 from gateway.core.config import Settings
 from gateway.core.local_agreement import Snapshot
 

@@ -18,7 +18,7 @@ from gateway.app.api.deps import ServicesDep
 from gateway.app.services.metrics import ACTIVE_STREAMS, AUDIO_SECONDS
 from gateway.app.services.stream_admission import StreamRefused
 from gateway.app.services.stream_pump import CLOSE, StreamClosed, StreamPump
-from gateway.app.services.streaming import StreamSession
+from gateway.app.services.stream_session import StreamSession
 from gateway.core.errors import AudioCoreError, ModelTimeout, ModelUnavailable
 from wire.errors import WireError
 from wire.languages import parse_language
