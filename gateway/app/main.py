@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -19,6 +20,7 @@ from gateway.app.api.middleware import ApiKeyGate, RequestContext
 from gateway.app.api.routes import audio, files, health, openai, speaker, stream
 from gateway.app.api.security import KeyGuard
 from gateway.app.services.container import Services
+from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -28,12 +30,13 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The gateway; ``transport`` replaces the network under the TorchServe client (tests inject faults there)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.create(settings)
+        services = Services.create(settings, TorchServeClient(settings, transport))
         app.state.services = services
         try:
             yield

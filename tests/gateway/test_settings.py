@@ -1,0 +1,25 @@
+"""Settings that only make sense together fail at start-up, naming what to change."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.core.config import SAMPLE_RATE, Settings
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"MIC_DEFAULT_SEC": 60, "MIC_MAX_SEC": 30}, "MIC_DEFAULT_SEC must not exceed MIC_MAX_SEC"),
+        ({"STREAM_TRIM_SEC": 20, "ASR_WINDOW_SEC": 15}, "STREAM_TRIM_SEC must not exceed ASR_WINDOW_SEC"),
+        ({"ASR_WINDOW_SEC": 20, "STREAM_MAX_BUFFER_SEC": 10}, "ASR_WINDOW_SEC must not exceed STREAM_MAX_BUFFER_SEC"),
+    ],
+)
+def test_inconsistent_limits_are_refused(values: dict[str, float], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**values)
+
+
+def test_the_model_rate_is_not_a_setting() -> None:
+    assert SAMPLE_RATE == 16000 and "SAMPLE_RATE" not in Settings.model_fields
