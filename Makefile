@@ -7,24 +7,29 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install models up test lint unit integration deploy-check load eval bench clean
+.PHONY: help prereqs-up prereqs-test install models up test lint unit integration deploy-check load eval bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	@command -v java >/dev/null || { echo "TorchServe needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 	$(BIN)/python -m pip install -q -e ".[serve,dev]"
 	touch $@
+
+prereqs-up:
+	@scripts/prereqs.sh up
+
+prereqs-test:
+	@scripts/prereqs.sh test
 
 install: $(STAMP)  ## create .venv and install the pinned packages
 
 models: $(STAMP)  ## assemble sha256-checked weights and build the TorchServe archives
 	$(BIN)/python model-store/build.py
 
-up: models  ## run TorchServe + gateway on 127.0.0.1:8000 (Ctrl-C stops both)
+up: prereqs-up models  ## run TorchServe + gateway on 127.0.0.1:8000 (Ctrl-C stops both)
 	VENV=$(VENV) scripts/serve.sh
 
 lint: $(STAMP)  ## ruff (lint + format) and mypy
@@ -35,10 +40,10 @@ lint: $(STAMP)  ## ruff (lint + format) and mypy
 unit: models  ## fast tests: gateway and handlers, no TorchServe
 	$(BIN)/python -m pytest -m "not integration"
 
-integration: models  ## tests against a real TorchServe with the real models
+integration: prereqs-test models  ## tests against a real TorchServe with the real models
 	$(BIN)/python -m pytest -m integration
 
-test: models lint  ## everything CI checks
+test: prereqs-test models lint  ## everything CI checks
 	$(BIN)/python -m pytest
 
 deploy-check: $(STAMP)  ## validate k8s overlays (schemas, strict), docker-compose.yml and the Dockerfiles

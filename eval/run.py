@@ -258,7 +258,7 @@ def main() -> None:
 
 
 def render(r: dict[str, Any]) -> str:
-    from benchmarks.machine import describe
+    from scripts.machine import describe
 
     m = describe()
     lines = [

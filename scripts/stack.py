@@ -81,27 +81,27 @@ def _wait(what: str, process: subprocess.Popen[bytes], timeout: float, probe: Ca
     raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
 
 
+def _properties(path: Path) -> dict[str, str]:
+    """key=value lines of a Java properties file (no continuations: ours has none)."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 @contextmanager
 def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeout: float = 300) -> Iterator[TorchServe]:
     """A TorchServe serving every model in model-store/, ready when this yields."""
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("inference", "management", "metrics", "grpc_inference", "grpc_management")}
+    # the one template (model-store/config.properties), with this stack's own ports and paths
     config = {
+        **_properties(ROOT / "model-store" / "config.properties"),
         "inference_address": f"http://127.0.0.1:{ports['inference']}",
         "management_address": f"http://127.0.0.1:{ports['management']}",
         "metrics_address": f"http://127.0.0.1:{ports['metrics']}",
         # TorchServe always opens its gRPC ports too; move them off the defaults.
-        "grpc_inference_address": "127.0.0.1",
         "grpc_inference_port": str(ports["grpc_inference"]),
-        "grpc_management_address": "127.0.0.1",
         "grpc_management_port": str(ports["grpc_management"]),
         "model_store": str(ROOT / "model-store"),
-        "disable_token_authorization": "true",
-        "enable_model_api": "false",
-        "install_py_dep_per_model": "false",
-        "max_request_size": "16777216",
-        "max_response_size": "16777216",
-        "vmargs": "-Xmx1g -XX:+ExitOnOutOfMemoryError",
         **(extra_config or {}),
     }
     (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))

@@ -1,0 +1,100 @@
+"""benchmarks/RESULTS.md from a run's result dict (the same figures as results/bench.json)."""
+
+from __future__ import annotations
+
+from scripts.paths import ROOT
+
+__all__ = ["write_markdown"]
+
+
+def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
+    m = result["machine"]
+    lines = [
+        "# Benchmarks (`make bench`)",
+        "",
+        "## Transcription latency: service vs in-process",
+        "",
+        f"Run {result['when']} with `make bench` on {m['cpu']}, {m['cores']} cores, {m['memory']}, GPUs: {m['gpus']} "
+        f"({m['os']}; Python {m['python']}, faster-whisper {m['faster-whisper']}, CTranslate2 {m['ctranslate2']}, "
+        f"TorchServe {m['torchserve']}). Device {result['device']}, beam 5, median of {result['repeats']} runs per clip.",
+        "",
+        "| clip | audio s | service s | in-process s | ratio |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['clip']} | {r['audio_sec']} | {r['service_median_sec']} | {r['direct_median_sec']} | {r['ratio']} |"
+            for r in result["rows"]
+        ),
+        "",
+        f"Ratio of medians over clips: **{result['overall_ratio_of_medians']}** (goal <= 1.10).",
+        "",
+        "## Enhancement real-time factor (processing seconds per audio second; lower is faster)",
+        "",
+        "| clip | rate | audio s | method | service RTF | in-process RTF |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
+        *(
+            f"| {r['clip']} | {r['rate']} | {r['audio_sec']} | {r['method']} | {r['service_rtf']} | {r['direct_rtf']} |"
+            for r in result["enhance"]
+        ),
+        "",
+        "## Speaker verification latency (probe 12.6 s)",
+        "",
+        f"- with a reference file (two embeddings): {result['verify']['verify_with_reference_median_sec']} s",
+        f"- against an enrolled speaker (one embedding): {result['verify']['verify_enrolled_median_sec']} s",
+        "",
+        "## Live streams: Audio Core /ws/asr next to WhisperLive 0.10.0 (same weights, same clip, same client pacing)",
+        "",
+        f"{result['stream']['seconds']:g} s of `{result['stream']['clip']}` streamed by N clients at once at real-time pace "
+        "(PCM16, 100 ms frames). Word latency: for each word of the offline transcript, when the client's text first "
+        "shows it minus when the client sent the end of that word's audio (the same measure for both protocols). "
+        "'Shown' is the share of words that appeared before the stream ended; final WER is against the offline "
+        "transcript. Each system ramps up until p95 passes 2 s. WhisperLive: faster_whisper backend, one shared "
+        "model, its defaults (beam 5, VAD on); it runs after Audio Core's stack has stopped.",
+        "",
+        "| system | streams | word latency p50 s | p95 s | shown | final WER | updates per stream |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['system']} | {r['streams']} | {r['word_latency_p50_sec']} | {r['word_latency_p95_sec']} | "
+            f"{r['words_shown_while_streaming']} | {r['final_wer_mean']} | {r['updates_per_stream']} |"
+            for r in result["stream"]["audio_core"] + result["stream"]["whisper_live"]
+        ),
+        "",
+        "Simultaneous real-time streams with p95 word latency <= 2 s on this machine: "
+        f"**Audio Core {result['max_realtime_streams_p95_le_2s']['audio_core']}**, "
+        f"WhisperLive {result['max_realtime_streams_p95_le_2s']['whisper_live']}.",
+        "",
+        "## Throughput (/audio/transcribe, 5 short clips sent back to back)",
+        "",
+        "Batching on: the whisper model as configured (batchSize 4, maxBatchDelay 20 ms); off: the same archive",
+        "registered a second time with batchSize 1, behind a second gateway.",
+        "",
+        "| clients | requests | batching on: audio s/s | p50 s | p95 s | batching off: audio s/s | p50 s | p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['concurrency']} | {r['requests']} | {r['audio_sec_per_sec']} | {r['latency_p50_sec']} | {r['latency_p95_sec']} | "
+            + (f"{o['audio_sec_per_sec']} | {o['latency_p50_sec']} | {o['latency_p95_sec']} |" if o else "- | - | - |")
+            for r, o in zip(
+                result["throughput"],
+                result["throughput_batch_size_1"] or [None] * len(result["throughput"]),
+                strict=False,
+            )
+        ),
+        "",
+        "![latency and throughput against concurrency](throughput.png)",
+        "",
+        "## Against faster-whisper-server 0.0.3 (OpenAI route, same weights, int8, same clips; run one after the other)",
+        "",
+        "| clients | Audio Core audio s/s | Audio Core p95 s | faster-whisper-server audio s/s | faster-whisper-server p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {a['concurrency']} | {a['audio_sec_per_sec']} | {a['latency_p95_sec']} | {b['audio_sec_per_sec']} | {b['latency_p95_sec']} |"
+            for a, b in zip(
+                result["openai_route"]["audio_core"], result["openai_route"]["faster_whisper_server"], strict=False
+            )
+        ),
+        "",
+        "## Peak resident memory during the run (MiB)",
+        "",
+        *(f"- {name}: {mib}" for name, mib in result["peak_rss_mib"].items()),
+        "",
+    ]
+    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
