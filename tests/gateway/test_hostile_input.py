@@ -6,18 +6,15 @@ FFmpeg, decode bombs, NaN samples, headers and names that made 500s, and stream 
 
 from __future__ import annotations
 
-import io
 import shutil
-import struct
 import time
-import wave
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from tests.audio_files import float_wav, pcm16_wav, silent_flac
 from tests.gateway.app_client import app_client, stored_files
 
 
@@ -52,49 +49,18 @@ def test_a_concat_script_cannot_read_another_upload(tmp_path: Path, jfk: Path) -
         assert r.status_code == 400
 
 
-def _wav(rate: int, samples: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-def _silent_flac(seconds: int) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="flac") as out:
-        stream = out.add_stream("flac", rate=16000, layout="mono")
-        for _ in range(seconds):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.int16), format="s16", layout="mono")
-            frame.sample_rate = 16000
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
-
-
-def _float_wav(samples: np.ndarray) -> bytes:
-    data = samples.astype("<f4").tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)  # IEEE float, mono, 16 kHz
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
 def _nan_wav() -> bytes:
     samples = np.random.default_rng(0).uniform(-0.1, 0.1, 16000).astype(np.float32)
     samples[4000] = np.nan
-    return _float_wav(samples)
+    return float_wav(samples)
 
 
 @pytest.mark.parametrize(
     ("make", "detail"),
     [
         # 7 KB declaring 1 Hz: 3 500 s of "audio" (it cost +527 MiB and 12 min of model time)
-        (lambda: _wav(1, np.random.default_rng(0).integers(-3000, 3000, 3500)), "sample rate 1 Hz"),
-        (lambda: _silent_flac(3600), "decompression bomb"),  # 654 KB declaring an hour
+        (lambda: pcm16_wav(1, np.random.default_rng(0).integers(-3000, 3000, 3500)), "sample rate 1 Hz"),
+        (lambda: silent_flac(3600), "decompression bomb"),  # 654 KB declaring an hour
         (_nan_wav, "NaN"),
     ],
 )

@@ -4,14 +4,12 @@ abandoned requests, and a model worker killed under load."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 import threading
 import time
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import psutil
@@ -20,7 +18,7 @@ import websockets
 
 from eval.textnorm import wer
 from scripts.stack import Gateway, TorchServe
-from tests.gateway.test_hostile_input import _silent_flac, _wav
+from tests.audio_files import encode, pcm16_wav, silent_flac
 from tests.integration.test_stream import ws_url
 from wire.audio import from_wav, read_audio_file, to_pcm16, to_wav
 
@@ -32,23 +30,6 @@ def _post(gw: Gateway, route: str, data: bytes, name: str = "a.wav", **params: s
     return httpx.post(f"{gw.url}{route}", params=params, files={"file": (name, data)}, timeout=TIMEOUT)
 
 
-def _encode(audio: np.ndarray, container: str, codec: str) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format=container) as out:
-        stream = out.add_stream(codec, rate=SR, layout="mono")
-        frame = av.AudioFrame.from_ndarray(
-            np.round(audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono"
-        )
-        frame.sample_rate = SR
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=SR)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def speech(data_dir: Path) -> np.ndarray:
     return read_audio_file(data_dir / "snakers4__silero-vad" / "en.wav", SR).samples[: 40 * SR]
@@ -58,7 +39,7 @@ def speech(data_dir: Path) -> np.ndarray:
 def test_damaged_files_are_never_a_silently_truncated_200(
     gw: Gateway, speech: np.ndarray, container: str, codec: str
 ) -> None:
-    clean = _encode(speech, container, codec)
+    clean = encode(speech, container, codec)
     reference = _post(gw, "/audio/transcribe", clean, f"a.{container}", language="en").json()["text"]
     for seed in range(2):
         damaged = bytearray(clean)
@@ -79,7 +60,7 @@ def test_damaged_files_are_never_a_silently_truncated_200(
 def test_bombs_are_refused_fast_with_flat_gateway_memory(gw: Gateway) -> None:
     gateway = psutil.Process(gw.process.pid)
     before = gateway.memory_info().rss
-    bombs = [_wav(1, np.random.default_rng(0).integers(-3000, 3000, 3500)), _silent_flac(3600)]
+    bombs = [pcm16_wav(1, np.random.default_rng(0).integers(-3000, 3000, 3500)), silent_flac(3600)]
     for bomb in bombs * 3:
         started = time.perf_counter()
         r = _post(gw, "/audio/transcribe", bomb, "bomb.wav", language="en")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from faster_whisper import decode_audio as fw_decode
 
+from tests.audio_files import encode
 from wire.audio import DecodeLimits, decode_audio, from_pcm16, from_wav, read_audio_file, to_pcm16, to_wav
 from wire.errors import ErrorKind, WireError
 
@@ -41,21 +41,6 @@ def test_matches_faster_whisper_decoder(data_dir: Path, name: str) -> None:
     np.testing.assert_array_equal(load(path.read_bytes()), ours)
 
 
-def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
-        frame.sample_rate = SR
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize(
     ("container", "codec", "rate"),
     [
@@ -68,7 +53,7 @@ def _encode(audio: np.ndarray, container: str, codec: str, rate: int) -> bytes:
 )
 def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: int) -> None:
     reference = read_audio_file(jfk, SR).samples
-    data = _encode(reference, container, codec, rate)
+    data = encode(reference, container, codec, rate)
     decoded = load(data)
     assert abs(len(decoded) - len(reference)) < 0.1 * SR  # codec padding only
     n = min(len(decoded), len(reference))

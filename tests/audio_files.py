@@ -1,0 +1,52 @@
+"""Audio files built on the fly for tests: encoded clips, and the hostile files of the untrusted-input tests."""
+
+from __future__ import annotations
+
+import io
+import struct
+import wave
+
+import av
+import numpy as np
+
+SR = 16000
+
+
+def encode(audio: np.ndarray, container: str, codec: str, rate: int = SR) -> bytes:
+    """16 kHz float samples encoded with PyAV into ``container``/``codec`` at ``rate``."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+        frame.sample_rate = SR
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def pcm16_wav(rate: int, samples: np.ndarray) -> bytes:
+    """A mono PCM16 WAV whose header says ``rate``, whatever the samples are."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def silent_flac(seconds: int) -> bytes:
+    """``seconds`` of digital silence as FLAC: about 180 bytes per second."""
+    return encode(np.zeros(seconds * SR, np.float32), "flac", "flac")
+
+
+def float_wav(samples: np.ndarray) -> bytes:
+    """An IEEE-float WAV (16 kHz mono), which can carry NaN and infinities."""
+    data = samples.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, SR, SR * 4, 4, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
