@@ -5,6 +5,8 @@ Run it with ``uvicorn --factory gateway.app.main:create_app``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,10 +18,11 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
-from gateway.app.api.middleware import ApiKeyGate, RequestContext
+from gateway.app.api.middleware import AccessGate, HostOriginGuard, RequestContext
 from gateway.app.api.routes import audio, files, health, openai, speaker, stream
-from gateway.app.api.security import KeyGuard
+from gateway.app.api.security import KeyGuard, TokenBuckets
 from gateway.app.services.container import Services
+from gateway.app.services.retention import sweep_forever
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import Settings, get_settings
 
@@ -38,18 +41,30 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.create(settings, TorchServeClient(settings, transport))
         app.state.services = services
+        sweeper = asyncio.create_task(sweep_forever(services.store, settings.FILES_TTL_SEC))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await services.aclose()
 
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    # Starlette runs the last added middleware first: request id, then the key gate, then the size limit.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES)
-    guard = KeyGuard(settings.api_keys, settings.RATE_LIMIT_PER_MIN)
-    if guard.enabled:
-        app.add_middleware(ApiKeyGate, guard=guard)
+    # Starlette runs the last added middleware first: request id, Host/Origin, access gate, then the size limit.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.MAX_UPLOAD_BYTES + settings.MULTIPART_OVERHEAD_BYTES,
+        read_timeout_sec=settings.BODY_READ_TIMEOUT_SEC,
+    )
+    app.add_middleware(
+        AccessGate,
+        guard=KeyGuard(settings.api_keys),
+        rate=TokenBuckets(settings.RATE_LIMIT_PER_MIN),
+        auth_failures=TokenBuckets(settings.AUTH_FAILURES_PER_MIN),
+    )
+    app.add_middleware(HostOriginGuard, hosts=settings.allowed_hosts, origins=settings.allowed_origins)
     app.add_middleware(RequestContext)
     for module in (health, files, audio, speaker, stream, openai):
         app.include_router(module.router)

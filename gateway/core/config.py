@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.core.errors import InvalidRequest
+from gateway.core.tenancy import KeyEntry, parse_api_keys
 from wire.envelope import MODEL_SAMPLE_RATE
 
 __all__ = ["SAMPLE_RATE", "Settings", "get_settings"]
@@ -50,9 +52,26 @@ class Settings(BaseSettings):
 
     # Access control
     API_KEYS: str = Field(
-        "", description="Comma-separated API keys; when set, every route but /health and /ready needs one."
+        "",
+        description="Comma-separated 'tenant:key' (or bare 'key': the default tenant); when set, every route but /health and /ready needs one.",
     )
-    RATE_LIMIT_PER_MIN: int = Field(0, ge=0, description="Requests per minute per API key (0: no limit).")
+    RATE_LIMIT_PER_MIN: int = Field(
+        0, ge=0, description="Requests per minute per API key, or per client address when keys are off (0: no limit)."
+    )
+    AUTH_FAILURES_PER_MIN: int = Field(
+        20, ge=0, description="Failed authentications per client address per minute before it gets 429 (0: no limit)."
+    )
+    ALLOWED_HOSTS: str = Field(
+        "127.0.0.1,localhost,::1",
+        description="Host header names the gateway answers to ('*': any); others get 400 (DNS rebinding).",
+    )
+    ALLOWED_ORIGINS: str = Field(
+        "",
+        description="Browser origins (scheme://host[:port]) allowed besides the gateway's own ('*': any); others get 403 / WebSocket close 1008.",
+    )
+    ALLOW_ANONYMOUS: bool = Field(
+        False, description="Serve without API_KEYS on a non-loopback HOST (refused at start-up unless set)."
+    )
     STREAM_MAX_PER_KEY: int = Field(
         8, ge=0, description="Concurrent /ws/asr streams per API key, when keys are on (0: no limit)."
     )
@@ -64,12 +83,30 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON logs.")
 
     @property
-    def api_keys(self) -> list[str]:
-        return [k.strip() for k in self.API_KEYS.split(",") if k.strip()]
+    def api_keys(self) -> list[KeyEntry]:
+        return parse_api_keys(self.API_KEYS)
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.ALLOWED_HOSTS.split(",") if h.strip()]
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip().lower().rstrip("/") for o in self.ALLOWED_ORIGINS.split(",") if o.strip()]
 
     # Server (python -m gateway)
     HOST: str = Field("127.0.0.1", description="Address the gateway listens on.")
     PORT: int = Field(8000, ge=1, le=65535, description="Port the gateway listens on.")
+    MAX_CONNECTIONS: int = Field(
+        1000, ge=1, description="Open connections the server accepts at once; past it new requests get 503."
+    )
+    KEEPALIVE_TIMEOUT_SEC: float = Field(5.0, gt=0, description="An idle keep-alive connection is closed after this.")
+    HEADER_TIMEOUT_SEC: float = Field(
+        10.0, gt=0, description="A connection must finish each request's headers within this, or it is closed."
+    )
+    BODY_READ_TIMEOUT_SEC: float = Field(
+        30.0, gt=0, description="Longest wait for the next piece of a request body; a stalled upload gets 408."
+    )
     WS_PING_INTERVAL_SEC: float = Field(20.0, gt=0, description="WebSocket keepalive ping interval.")
     WS_PING_TIMEOUT_SEC: float = Field(
         300.0,
@@ -191,6 +228,14 @@ class Settings(BaseSettings):
     MAX_AUDIO_SEC: float = Field(
         3600.0, gt=0, description="Longest audio accepted by any endpoint; longer gets 413 (1 h is 230 MB as float32)."
     )
+    FILES_QUOTA_BYTES: int = Field(
+        0,
+        ge=0,
+        description="Bytes of stored files (uploads and results) per tenant; past it uploads get 507 (0: none).",
+    )
+    FILES_TTL_SEC: float = Field(
+        0, ge=0, description="Stored files (uploads and results) older than this are deleted (0: kept until deleted)."
+    )
     MAX_FILENAME_CHARS: int = Field(128, ge=16, le=255, description="Longest stored file name.")
     MIN_BYTES_PER_AUDIO_SEC: float = Field(
         256.0,
@@ -217,6 +262,10 @@ class Settings(BaseSettings):
             problems.append("STREAM_TRIM_SEC must not exceed ASR_WINDOW_SEC")
         if self.ASR_WINDOW_SEC > self.STREAM_MAX_BUFFER_SEC:
             problems.append("ASR_WINDOW_SEC must not exceed STREAM_MAX_BUFFER_SEC")
+        try:
+            parse_api_keys(self.API_KEYS)
+        except InvalidRequest as exc:
+            problems.append(exc.detail)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -19,8 +19,10 @@ __all__ = [
     "ModelTimeout",
     "ModelUnavailable",
     "ServerBusy",
+    "SpeakerMismatch",
     "SpeakerNotFound",
     "SpeakerStoreFull",
+    "StorageFull",
     "UploadTooLarge",
 ]
 
@@ -29,6 +31,7 @@ class AudioCoreError(Exception):
     """Base class: ``detail`` is safe to show to the client."""
 
     detail = "request failed"
+    extra: dict[str, object] | None = None  # machine-readable fields sent beside ``detail``
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.detail)
@@ -52,10 +55,28 @@ class SpeakerNotFound(AudioCoreError):
     detail = "speaker not enrolled"
 
 
+class SpeakerMismatch(AudioCoreError):
+    """A new enrollment sample does not sound like the speaker it is added to (409, with the score)."""
+
+    def __init__(self, speaker_id: str, score: float, threshold: float) -> None:
+        super().__init__(
+            f"the sample scores {score:.3f} against speaker '{speaker_id}' (threshold {threshold:g}): refused as "
+            "another voice; send replace=true to start this speaker over"
+        )
+        self.score = round(score, 4)
+        self.extra = {"score": self.score, "threshold": threshold}
+
+
 class SpeakerStoreFull(AudioCoreError):
     """The speaker (or the store) holds as many samples (speakers) as it may."""
 
     detail = "speaker store limit reached"
+
+
+class StorageFull(AudioCoreError):
+    """The tenant's file quota is used up (507)."""
+
+    detail = "storage quota reached"
 
 
 class DeviceBusy(AudioCoreError):

@@ -13,6 +13,9 @@ from gateway.app.main import create_app
 from gateway.core.config import Settings
 from scripts.stack import free_port
 
+# Starlette's TestClient always names its host "testserver"
+TEST_HOSTS = "127.0.0.1,localhost,testserver"
+
 
 @contextmanager
 def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
@@ -24,6 +27,7 @@ def app_client(storage: Path, **overrides: Any) -> Iterator[TestClient]:
         "TORCHSERVE_URL": dead,
         "TORCHSERVE_MANAGEMENT_URL": dead,
         "TORCHSERVE_RETRY_SEC": 0,  # the closed port stays closed: answer 503 at once
+        "ALLOWED_HOSTS": TEST_HOSTS,
         **overrides,
     }
     settings = Settings(**values)

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.app.main import create_app
 from gateway.core.config import Settings
 from gateway.core.pieces import split_at_quiet
+from tests.gateway.app_client import TEST_HOSTS
 from tests.gateway.fake_torchserve import FakeTorchServe
 from wire.audio import to_pcm16, to_wav
 
@@ -22,7 +23,10 @@ SR = 16000
 
 def _client(tmp_path: Path, fake: FakeTorchServe, **overrides: object) -> TestClient:
     settings = Settings(
-        STORAGE_DIR=tmp_path / "files", DATABASE_URL=f"sqlite:///{tmp_path / 'speakers.db'}", **overrides
+        STORAGE_DIR=tmp_path / "files",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'speakers.db'}",
+        ALLOWED_HOSTS=TEST_HOSTS,
+        **overrides,
     )
     return TestClient(create_app(settings, transport=fake.transport()), raise_server_exceptions=False)
 

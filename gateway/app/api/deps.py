@@ -23,6 +23,7 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.app.services.transcription import AudioDecoder, Transcriber
 from gateway.core.config import Settings
 from gateway.core.errors import InvalidRequest
+from gateway.core.tenancy import DEFAULT_TENANT
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -42,7 +43,20 @@ def _service(name: str) -> Callable[[HTTPConnection], Any]:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(_service("settings"))]
-StoreDep = Annotated[LocalFileStore, Depends(_service("store"))]
+
+
+def tenant_of(conn: HTTPConnection) -> str:
+    """The caller's tenant (set by the access gate from its API key; the default tenant without keys)."""
+    return str(conn.scope.get("state", {}).get("tenant", DEFAULT_TENANT))
+
+
+def tenant_store(conn: HTTPConnection) -> LocalFileStore:
+    """The file store of the caller's tenant: another tenant's names are simply not there."""
+    return get_services(conn).store.scoped(tenant_of(conn))
+
+
+TenantDep = Annotated[str, Depends(tenant_of)]
+StoreDep = Annotated[LocalFileStore, Depends(tenant_store)]
 TorchServeDep = Annotated[TorchServeClient, Depends(_service("torchserve"))]
 DecoderDep = Annotated[AudioDecoder, Depends(_service("decoder"))]
 TranscriberDep = Annotated[Transcriber, Depends(_service("transcriber"))]

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP status codes."""
+"""The one place where errors become HTTP status codes (anything unexpected: a 500 in RequestContext)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from gateway.core.errors import (
     ModelTimeout,
     ModelUnavailable,
     ServerBusy,
+    SpeakerMismatch,
     SpeakerNotFound,
     SpeakerStoreFull,
+    StorageFull,
     UploadTooLarge,
 )
 from wire.errors import STATUS_BY_KIND, ErrorKind, WireError
@@ -36,9 +38,11 @@ STATUS_BY_ERROR: dict[type[AudioCoreError], int] = {
     FeatureDisabled: 403,
     DeviceBusy: 409,
     SpeakerStoreFull: 409,
+    SpeakerMismatch: 409,
     DeviceUnavailable: 503,
     ServerBusy: 503,
     UploadTooLarge: 413,
+    StorageFull: 507,
     ModelError: 502,
     ModelUnavailable: 503,
     ModelTimeout: 504,
@@ -59,15 +63,10 @@ def status_for(exc: AudioCoreError | WireError) -> int:
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, (AudioCoreError, WireError))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, ServerBusy) else None
-    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc), headers=headers)
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    extra = exc.extra if isinstance(exc, AudioCoreError) and exc.extra else {}
+    return JSONResponse({"detail": exc.detail, **extra}, status_code=status_for(exc), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AudioCoreError, _domain_error)
     app.add_exception_handler(WireError, _domain_error)
-    app.add_exception_handler(Exception, _unexpected)

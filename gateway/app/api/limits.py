@@ -1,6 +1,8 @@
-"""Reject request bodies over the limit while they stream in, before they are stored."""
+"""Guard request bodies while they stream in: over the size limit 413, stalled 408, before anything is stored."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,9 +18,10 @@ class BodySizeLimit:
     as a normal 413 with a ``detail``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout_sec: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout_sec = read_timeout_sec
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,14 +33,22 @@ class BodySizeLimit:
                 await _reject(send, detail)
                 return
         received = 0
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body only the disconnect comes, whenever it comes
+                return await receive()
+            try:
+                # 10 of 1 000 000 announced bytes must not hold a connection (and a worker) for ever
+                message = await asyncio.wait_for(receive(), self.read_timeout_sec)
+            except TimeoutError:
+                raise HTTPException(status_code=408, detail="request body stalled: upload timed out") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise HTTPException(status_code=413, detail=detail)
+                body_done = not message.get("more_body", False)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -13,6 +13,7 @@ __all__ = [
     "EnrollResponse",
     "ErrorResponse",
     "HealthResponse",
+    "MismatchResponse",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
     "ReadyResponse",
@@ -30,6 +31,11 @@ __all__ = [
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What went wrong, for a person to read.")
+
+
+class MismatchResponse(ErrorResponse):
+    score: float | None = Field(None, description="The refused sample against the speaker's reference.")
+    threshold: float | None = None
 
 
 class HealthResponse(BaseModel):

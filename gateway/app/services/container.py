@@ -41,7 +41,7 @@ class Services:
         return cls(
             settings=settings,
             torchserve=client,
-            store=LocalFileStore(settings.STORAGE_DIR, settings.MAX_FILENAME_CHARS),
+            store=LocalFileStore(settings.STORAGE_DIR, settings.MAX_FILENAME_CHARS, settings.FILES_QUOTA_BYTES),
             speaker_store=speaker_store,
             decoder=AudioDecoder(settings),
             budget=budget,

@@ -9,16 +9,19 @@ reader never sees a half-written file. All methods block; call them via to_threa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import tempfile
 import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.core.errors import FileNotFound, InvalidRequest, UploadTooLarge
+from gateway.core.errors import FileNotFound, InvalidRequest, StorageFull, UploadTooLarge
+from gateway.core.tenancy import DEFAULT_TENANT
 
-__all__ = ["LocalFileStore"]
+__all__ = ["LocalFileStore", "sweep_expired"]
 
 _SAFE = re.compile(r"[\w][\w.\- ]*")  # \w is Unicode-aware: Cyrillic names stay readable
 _COPY_CHUNK = 1 << 20
@@ -26,6 +29,9 @@ _COPY_CHUNK = 1 << 20
 # 16 bytes stay free for the collision suffix.
 _MAX_NAME_BYTES = 255
 _SUFFIX_ROOM = 16
+_TENANTS = ".tenants"
+_NAME_TRIES = 4
+_STALE_TEMP_SEC = 3600.0  # a temp file this old belongs to an upload that died mid-way
 
 
 def _cut_bytes(text: str, limit: int) -> str:
@@ -34,10 +40,37 @@ def _cut_bytes(text: str, limit: int) -> str:
 
 
 class LocalFileStore:
-    def __init__(self, root: Path, max_name_chars: int = 128) -> None:
+    def __init__(self, root: Path, max_name_chars: int = 128, quota_bytes: int = 0) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_name_chars = max_name_chars
+        self.quota_bytes = quota_bytes  # per tenant; 0: no quota
+        self._tenants: dict[str, LocalFileStore] = {}
+
+    # Tenants -----------------------------------------------------------------
+    def scoped(self, tenant: str) -> LocalFileStore:
+        """The store of one tenant: the root for the default tenant, a folder of its own for each other.
+
+        Tenant folders sit under ``.tenants/``, a name no stored file can have (names never start
+        with a dot), so one tenant's names can never reach another's files.
+        """
+        if tenant == DEFAULT_TENANT:
+            return self
+        store = self._tenants.get(tenant)
+        if store is None:
+            store = self._tenants[tenant] = LocalFileStore(
+                self.root / _TENANTS / tenant, self.max_name_chars, self.quota_bytes
+            )
+        return store
+
+    def all_roots(self) -> list[Path]:
+        """This store's folder and every tenant's (for the retention sweep)."""
+        tenants = self.root / _TENANTS
+        return [self.root, *(sorted(p for p in tenants.iterdir() if p.is_dir()) if tenants.is_dir() else [])]
+
+    def used_bytes(self) -> int:
+        # stored files only: temp files (".upload-*") include the very upload being checked
+        return sum(e.stat().st_size for e in os.scandir(self.root) if e.is_file() and not e.name.startswith("."))
 
     # Names -------------------------------------------------------------------
     def clean_name(self, wanted: str | None) -> str:
@@ -82,6 +115,12 @@ class LocalFileStore:
         except OSError as exc:  # vanished between the check and the open, or unreadable
             raise FileNotFound() from exc
 
+    def delete(self, name: str) -> None:
+        try:
+            self._path(name).unlink()
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise FileNotFound() from exc
+
     # Writes ------------------------------------------------------------------
     def save(self, source: BinaryIO, wanted_name: str | None, max_bytes: int) -> str:
         """Copy ``source`` into the store under a fresh name based on ``wanted_name``."""
@@ -123,12 +162,33 @@ class LocalFileStore:
         return Path(tmp_name)
 
     def _publish(self, tmp: Path, name: str) -> str:
+        if self.quota_bytes:
+            size, used = tmp.stat().st_size, self.used_bytes()
+            if used + size > self.quota_bytes:
+                raise StorageFull(
+                    f"storage quota of {self.quota_bytes} bytes reached ({used} used): delete files first"
+                )
         stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-        for n in range(0, 10_000):
-            candidate = name if n == 0 else f"{stem}_{n}{dot}{ext}"
+        # A taken name gets a short random suffix: one or two tries, however popular the name is.
+        for candidate in [name, *(f"{stem}_{secrets.token_hex(3)}{dot}{ext}" for _ in range(_NAME_TRIES))]:
             try:
                 os.link(tmp, self.root / candidate)
             except FileExistsError:
                 continue
             return candidate
-        raise InvalidRequest("too many files with this name")
+        raise InvalidRequest("could not find a free name for this file")
+
+
+def sweep_expired(roots: list[Path], ttl_sec: float, now: float) -> int:
+    """Delete stored files (and abandoned temp files) older than ``ttl_sec``; returns how many went."""
+    removed = 0
+    for root in roots:
+        for entry in os.scandir(root):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            limit = _STALE_TEMP_SEC if entry.name.startswith(".upload-") else ttl_sec
+            if limit and now - entry.stat().st_mtime > limit:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 
-from gateway.app.services.speaker_store import SpeakerInfo, SpeakerStore
+from gateway.app.services.speaker_store import Enrolled, SpeakerInfo, SpeakerStore
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
-from gateway.core.errors import ModelError
+from gateway.core.errors import ModelError, SpeakerMismatch
 from gateway.core.speakers import Verdict, verdict
 from wire.audio import to_pcm16
 
 __all__ = ["Speakers"]
+
+log = logging.getLogger(__name__)
 
 
 class Speakers:
@@ -40,16 +43,41 @@ class Speakers:
         a, b = await asyncio.gather(self.embed(probe), self.embed(reference))
         return verdict(a, b, self._settings.SPEAKER_THRESHOLD)
 
-    async def verify_enrolled(self, probe: np.ndarray, speaker_id: str) -> Verdict:
-        reference = await asyncio.to_thread(self.store.reference, speaker_id)  # 404 before spending a model call
+    async def verify_enrolled(self, tenant: str, probe: np.ndarray, speaker_id: str) -> Verdict:
+        # 404 (also for another tenant's speaker) before spending a model call
+        reference = await asyncio.to_thread(self.store.reference, tenant, speaker_id)
         return verdict(await self.embed(probe), reference, self._settings.SPEAKER_THRESHOLD)
 
-    async def enroll(self, speaker_id: str, audio: np.ndarray, source: str) -> int:
+    async def enroll(
+        self, tenant: str, speaker_id: str, audio: np.ndarray, source: str, replace: bool = False
+    ) -> Enrolled:
+        """Add a sample; one that does not sound like the speaker is refused (409) unless ``replace``.
+
+        Without that check anyone who may enroll could add their own voice to someone else's
+        speaker until both pass verification. Every enroll is logged with its request id.
+        """
         vector = await self.embed(audio)
-        return await asyncio.to_thread(self.store.enroll, speaker_id, vector, source)
+        threshold = self._settings.SPEAKER_THRESHOLD
+        try:
+            done = await asyncio.to_thread(
+                self.store.enroll, tenant, speaker_id, vector, source, threshold=threshold, replace=replace
+            )
+        except SpeakerMismatch as exc:
+            log.warning("enroll refused: tenant=%s speaker=%s score=%.3f", tenant, speaker_id, exc.score)
+            raise
+        log.info(
+            "enroll%s: tenant=%s speaker=%s samples=%d score=%s",
+            " (replace)" if done.replaced else "",
+            tenant,
+            speaker_id,
+            done.samples,
+            "first" if done.score is None else f"{done.score:.3f}",
+        )
+        return done
 
-    async def list(self) -> list[SpeakerInfo]:
-        return await asyncio.to_thread(self.store.list)
+    async def list(self, tenant: str) -> list[SpeakerInfo]:
+        return await asyncio.to_thread(self.store.list, tenant)
 
-    async def delete(self, speaker_id: str) -> None:
-        await asyncio.to_thread(self.store.delete, speaker_id)
+    async def delete(self, tenant: str, speaker_id: str) -> None:
+        await asyncio.to_thread(self.store.delete, tenant, speaker_id)
+        log.info("speaker deleted: tenant=%s speaker=%s", tenant, speaker_id)

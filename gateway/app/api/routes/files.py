@@ -1,4 +1,4 @@
-"""The file store over HTTP: upload and download."""
+"""The file store over HTTP: upload, download and delete, each within the caller's tenant."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse
 
 from gateway.app.api.deps import SettingsDep, StoreDep
-from gateway.app.api.schemas import ErrorResponse, UploadResponse
+from gateway.app.api.schemas import ErrorResponse, StatusResponse, UploadResponse
 
 router = APIRouter(prefix="/files", tags=["Files"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/files", tags=["Files"])
 @router.post(
     "/upload",
     response_model=UploadResponse,
-    responses={400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
+    responses={400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 507: {"model": ErrorResponse}},
 )
 async def upload(
     file: Annotated[UploadFile, File(description="Any file; audio is usual.")],
@@ -30,13 +30,23 @@ async def upload(
     return UploadResponse(filename=name)
 
 
+@router.head("/download/{filename}", include_in_schema=False)
 @router.get(
     "/download/{filename}",
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorResponse}},
 )
 async def download(filename: str, store: StoreDep) -> FileResponse:
-    """Stream a stored file back; 404 when there is no such file."""
+    """Stream a stored file back (HEAD: its headers only); 404 when there is no such file."""
     path = await asyncio.to_thread(store.open_path, filename)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=path.name)
+    # nosniff: a stored upload is never rendered as something its declared type is not
+    headers = {"X-Content-Type-Options": "nosniff"}
+    return FileResponse(path, media_type=media_type, filename=path.name, headers=headers)
+
+
+@router.delete("/{filename}", response_model=StatusResponse, responses={404: {"model": ErrorResponse}})
+async def delete(filename: str, store: StoreDep) -> StatusResponse:
+    """Delete a stored file (uploads and results alike); 404 when there is no such file."""
+    await asyncio.to_thread(store.delete, filename)
+    return StatusResponse(message=f"file '{filename}' deleted")

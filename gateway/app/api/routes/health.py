@@ -12,9 +12,10 @@ from gateway.app.api.schemas import HealthResponse, ReadyResponse
 router = APIRouter(tags=["Service"])
 
 
+@router.head("/health", include_in_schema=False)  # load balancers probe with HEAD
 @router.get("/health", response_model=HealthResponse)
 async def health() -> HealthResponse:
-    """Liveness: the gateway process answers (does not look at TorchServe)."""
+    """Liveness: the gateway process answers (does not look at TorchServe); HEAD too, as load balancers probe."""
     return HealthResponse(status="ok")
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from gateway.app.api.deps import DecoderDep, MicrophoneDep, SettingsDep, SpeakersDep, upload_source
+from gateway.app.api.deps import DecoderDep, MicrophoneDep, SettingsDep, SpeakersDep, TenantDep, upload_source
 from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.schemas import (
     EnrollResponse,
     ErrorResponse,
+    MismatchResponse,
     SpeakerItem,
     SpeakerList,
     StatusResponse,
@@ -33,6 +34,7 @@ def _speaker(form: str | None, query: str | None) -> str:
 
 @router.post("/verify", response_model=VerifyResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def verify(
+    tenant: TenantDep,
     decoder: DecoderDep,
     speakers: SpeakersDep,
     probe: Annotated[UploadFile, File(description="The voice to check.")],
@@ -47,31 +49,44 @@ async def verify(
         result = await speakers.verify_pair(probe_audio, reference_audio)
         return VerifyResponse(score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=None)
     speaker_id = _speaker(speaker_form, speaker_query)
-    result = await speakers.verify_enrolled(probe_audio, speaker_id)
+    result = await speakers.verify_enrolled(tenant, probe_audio, speaker_id)
     return VerifyResponse(
         score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=speaker_id
     )
 
 
-@router.post("/enroll", response_model=EnrollResponse, responses=ERRORS)  # type: ignore[arg-type]
+ENROLL_ERRORS = {
+    **ERRORS,
+    409: {
+        "model": MismatchResponse,
+        "description": "Sample limit reached, or the sample is another voice (with its score).",
+    },
+}
+
+
+@router.post("/enroll", response_model=EnrollResponse, responses=ENROLL_ERRORS)  # type: ignore[arg-type]
 async def enroll(
+    tenant: TenantDep,
     decoder: DecoderDep,
     speakers: SpeakersDep,
     file: Annotated[UploadFile, File(description="A recording of the speaker; several enrolls are combined.")],
     speaker_form: SpeakerForm = None,
     speaker_query: SpeakerQuery = None,
+    replace: Annotated[
+        bool, Query(description="Start the speaker over with this sample (required when it is another voice).")
+    ] = False,
 ) -> EnrollResponse:
-    """Add a voice sample to a speaker (created on first enroll)."""
+    """Add a voice sample to a speaker (created on first enroll); a sample of another voice is refused (409)."""
     speaker_id = _speaker(speaker_form, speaker_query)
     audio = (await decoder.decode(upload_source(file))).samples
-    samples = await speakers.enroll(speaker_id, audio, "upload")
-    return EnrollResponse(speaker_id=speaker_id, samples=samples)
+    done = await speakers.enroll(tenant, speaker_id, audio, "upload", replace=replace)
+    return EnrollResponse(speaker_id=speaker_id, samples=done.samples)
 
 
 @router.get("/speakers", response_model=SpeakerList)
-async def list_speakers(speakers: SpeakersDep) -> SpeakerList:
-    """Enrolled speakers with their sample counts."""
-    rows = await speakers.list()
+async def list_speakers(tenant: TenantDep, speakers: SpeakersDep) -> SpeakerList:
+    """Enrolled speakers (of the caller's tenant) with their sample counts."""
+    rows = await speakers.list(tenant)
     return SpeakerList(speakers=[SpeakerItem(**vars(row)) for row in rows])
 
 
@@ -80,9 +95,9 @@ async def list_speakers(speakers: SpeakersDep) -> SpeakerList:
     response_model=StatusResponse,
     responses={400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
 )
-async def delete_speaker(speaker_id: str, speakers: SpeakersDep) -> StatusResponse:
+async def delete_speaker(tenant: TenantDep, speaker_id: str, speakers: SpeakersDep) -> StatusResponse:
     """Forget a speaker and all its samples."""
-    await speakers.delete(check_speaker_id(speaker_id))
+    await speakers.delete(tenant, check_speaker_id(speaker_id))
     return StatusResponse(message=f"speaker '{speaker_id}' deleted")
 
 
@@ -92,6 +107,7 @@ async def delete_speaker(speaker_id: str, speakers: SpeakersDep) -> StatusRespon
     responses={**ERRORS, 403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},  # type: ignore[dict-item]
 )
 async def train_from_microphone(
+    tenant: TenantDep,
     settings: SettingsDep,
     microphone: MicrophoneDep,
     speakers: SpeakersDep,
@@ -107,7 +123,7 @@ async def train_from_microphone(
         raise InvalidRequest(f"seconds must be at most {settings.MIC_MAX_SEC:g}")
     speaker_id = _speaker(speaker_form, speaker_query)
     audio = await asyncio.to_thread(microphone.record, duration)
-    samples = await speakers.enroll(speaker_id, audio, "microphone")
+    samples = (await speakers.enroll(tenant, speaker_id, audio, "microphone")).samples
     return StatusResponse(
         message=f"recorded {duration:g} s and enrolled speaker '{speaker_id}' ({samples} sample{'s' * (samples != 1)})"
     )
