@@ -57,21 +57,71 @@ class SpeakerEncoder:
 
     def embed(self, audio: np.ndarray) -> dict[str, object]:
         """256-d L2-normalised embedding of the voiced part of 16 kHz mono audio."""
+        result = self.embed_many([audio])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def embed_many(self, audios: list[np.ndarray]) -> list[dict[str, object] | Exception]:
+        """Embeddings of many clips with one forward pass of the network over all their partials.
+
+        GE2E embeds an utterance as the mean of 1.6 s partial windows; the windows of every clip of
+        a TorchServe batch go through the LSTM together, then are averaged per clip. A clip with no
+        speech gets its own error; the others are unaffected.
+        """
+        import torch
+        from resemblyzer import audio as mel_audio
+
+        prepared: list[tuple[np.ndarray, float] | Exception] = [self._voiced(a) for a in audios]
+        mels: list[np.ndarray] = []
+        counts: list[int] = []
+        for item in prepared:
+            if isinstance(item, Exception):
+                counts.append(0)
+                continue
+            wav = item[0]
+            wav_slices, mel_slices = self.encoder.compute_partial_slices(len(wav), _PARTIAL_RATE, _MIN_COVERAGE)
+            wav = np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav))))
+            mel = mel_audio.wav_to_mel_spectrogram(wav)
+            mels += [mel[s] for s in mel_slices]
+            counts.append(len(mel_slices))
+        partials = np.zeros((0, 256), np.float32)
+        if mels:
+            with torch.no_grad():
+                partials = self.encoder(torch.from_numpy(np.stack(mels)).to(self.device)).cpu().numpy()
+        results: list[dict[str, object] | Exception] = []
+        start = 0
+        for item, n in zip(prepared, counts, strict=True):
+            if isinstance(item, Exception):
+                results.append(item)
+                continue
+            vector = partials[start : start + n].mean(axis=0)
+            start += n
+            norm = float(np.linalg.norm(vector))
+            if not np.isfinite(norm) or norm == 0.0:
+                results.append(WireError(ErrorKind.INVALID_AUDIO, "no speech found"))
+                continue
+            results.append({"embedding": (vector / norm).astype(np.float32).tolist(), "voiced_sec": round(item[1], 3)})
+        return results
+
+    def _voiced(self, audio: np.ndarray) -> tuple[np.ndarray, float] | Exception:
+        """The voiced part (WebRTC VAD) and its length, or the error that refuses the clip."""
         from resemblyzer import preprocess_wav
 
         if len(audio) > self.config.max_audio_sec * SAMPLE_RATE:
-            raise WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
+            return WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
         if not np.any(audio):
-            raise WireError(ErrorKind.INVALID_AUDIO, "no speech found: the audio is silent")
+            return WireError(ErrorKind.INVALID_AUDIO, "no speech found: the audio is silent")
         voiced = preprocess_wav(audio.astype(np.float32), source_sr=SAMPLE_RATE)
         voiced_sec = len(voiced) / SAMPLE_RATE
         if voiced_sec < self.config.min_voiced_sec:
-            raise WireError(
+            return WireError(
                 ErrorKind.INVALID_AUDIO,
                 f"no speech found: {voiced_sec:.2f} s voiced, need {self.config.min_voiced_sec:g} s",
             )
-        vector = self.encoder.embed_utterance(voiced)
-        norm = float(np.linalg.norm(vector))
-        if not np.isfinite(norm) or norm == 0.0:
-            raise WireError(ErrorKind.INVALID_AUDIO, "no speech found")
-        return {"embedding": (vector / norm).astype(np.float32).tolist(), "voiced_sec": round(voiced_sec, 3)}
+        return voiced, voiced_sec
+
+
+# Resemblyzer's embed_utterance defaults: 1.3 partial windows per second, keep a last window 75 % full
+_PARTIAL_RATE = 1.3
+_MIN_COVERAGE = 0.75

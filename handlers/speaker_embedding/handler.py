@@ -23,5 +23,5 @@ class SpeakerEmbeddingHandler(AudioModelHandler):
     def prepare(self, item: Any) -> Any:
         return self.read(item).audio
 
-    def run_one(self, audio: Any) -> dict[str, object]:
-        return self.encoder.embed(audio)
+    def infer(self, jobs: list[Any]) -> list[Any]:
+        return self.encoder.embed_many(jobs)  # one forward pass for the whole batch

@@ -46,3 +46,28 @@ def test_same_speaker_scores_higher_and_silence_is_rejected(
     assert ctx.statuses[2][0] == 400 and "no speech" in out[2]["detail"]
     assert ctx.statuses[4][0] == 400 and "no speech" in out[4]["detail"]
     assert set(ctx.statuses) == {2, 4}
+
+
+def test_a_batch_is_one_forward_pass_with_the_same_embeddings(
+    handler: tuple[SpeakerEmbeddingHandler, Context], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, _ = handler
+    clips = [read_audio_file(p, 16000).samples for p in sorted((data_dir / LIBRI / "2414").glob("*.flac"))[:4]]
+    # resemblyzer's own one-clip path, as the reference
+    from resemblyzer import preprocess_wav
+
+    alone = [service.encoder.encoder.embed_utterance(preprocess_wav(c, source_sr=16000)) for c in clips]
+    forward = service.encoder.encoder.forward
+    calls: list[int] = []
+
+    def counted(mels):  # type: ignore[no-untyped-def]
+        calls.append(int(mels.shape[0]))
+        return forward(mels)
+
+    monkeypatch.setattr(service.encoder.encoder, "forward", counted)
+    together = service.encoder.embed_many([*clips, np.zeros(16000, np.float32)])
+    assert len(calls) == 1 and calls[0] > len(clips)  # every partial window of every clip, at once
+    for single, batched in zip(alone, together[:4], strict=True):
+        assert isinstance(batched, dict)
+        np.testing.assert_allclose(np.array(batched["embedding"]), single, atol=1e-4)
+    assert isinstance(together[4], Exception)
