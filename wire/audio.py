@@ -65,6 +65,7 @@ ALLOWED_DEMUXERS = (
 # Nested opens (playlist entries, concat files) go through the protocol allow-list: none is allowed.
 _NO_PROTOCOLS = "none"
 _FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})
+_ESTIMATED_LENGTH = frozenset({"mp3", "aac"})  # demuxers whose duration is a bitrate estimate
 PCM16_SCALE = 32768.0  # one convention both ways: int16 / 32768 -> [-1, 1)
 
 
@@ -209,7 +210,10 @@ def _decode(container: av.container.InputContainer, size: int, limits: DecodeLim
     if samples.size == 0:
         raise _invalid("file holds no audio samples")
     got = samples.size / out_rate
-    if declared and got + skipped_sec < declared * (1 - limits.short_tolerance) - limits.short_slack_sec:
+    # Raw MP3/AAC carry no length: FFmpeg guesses it from the first frames' bitrate, which is off for
+    # VBR files, so for them only a demuxer that broke off counts. Containers state their length.
+    trusted = cut or not _ESTIMATED_LENGTH.intersection(container.format.name.split(","))
+    if declared and trusted and got + skipped_sec < declared * (1 - limits.short_tolerance) - limits.short_slack_sec:
         raise _invalid(
             f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: the file is damaged or cut"
         )

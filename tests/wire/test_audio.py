@@ -83,3 +83,22 @@ def test_pcm16_round_trip_is_exact(jfk: Path) -> None:
     np.testing.assert_array_equal(samples, audio)
     with pytest.raises(WireError):
         from_pcm16(b"\x00\x01\x02")
+
+
+def test_a_cut_file_is_refused_not_returned_short(jfk: Path) -> None:
+    whole = jfk.read_bytes()  # FLAC states its length (11 s) in its header
+    with pytest.raises(WireError, match="damaged or cut") as err:
+        load(whole[: len(whole) // 3])
+    assert err.value.kind is ErrorKind.INVALID_AUDIO
+
+
+def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
+    speech = read_audio_file(data_dir / "snakers4__silero-vad" / "en.wav", SR).samples
+    clean = encode(speech, "mp3", "libmp3lame")
+    damaged = bytearray(clean)
+    middle = len(damaged) // 2
+    damaged[middle : middle + 300] = np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes()
+    decoded = decode_audio(bytes(damaged), LIMITS, SR)
+    # the old decoder stopped at the first bad frame: 30 of 60 s, and no word of it
+    assert decoded.seconds > 0.95 * len(speech) / SR
+    assert decoded.warnings and "damaged packet" in decoded.warnings[0]
