@@ -13,6 +13,7 @@ import pytest
 from gateway.app.api.errors import status_for
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import Settings
+from gateway.core.errors import ModelError
 from handlers.common.base import run_batch
 from tests.handlers.context import Context
 from wire.audio import DecodeLimits, from_pcm16, to_pcm16
@@ -117,3 +118,25 @@ async def test_a_handler_refusal_reaches_the_gateway_as_the_same_error(
         await client.aclose()
     assert err.value.kind is kind and err.value.detail == body["detail"]
     assert code == status and status_for(err.value) == status
+
+
+async def test_a_handler_failure_is_502_at_once_and_a_dead_worker_is_retried() -> None:
+    calls = {"failed": 0, "dead": 0}
+
+    def torchserve(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/failing"):
+            calls["failed"] += 1
+            return httpx.Response(500, json={"detail": "inference failed", "kind": "internal"})
+        calls["dead"] += 1  # TorchServe's own answer while it restarts a worker: no kind
+        if calls["dead"] < 3:
+            return httpx.Response(503, json={"code": 503, "message": "no worker"})
+        return httpx.Response(200, json={"ok": True})
+
+    client = TorchServeClient(Settings(TORCHSERVE_RETRY_SEC=5), transport=httpx.MockTransport(torchserve))
+    try:
+        with pytest.raises(ModelError):
+            await client.predict_pcm("failing", b"\x00\x00", 16000, {})
+        assert await client.predict_pcm("restarting", b"\x00\x00", 16000, {}) == {"ok": True}
+    finally:
+        await client.aclose()
+    assert calls == {"failed": 1, "dead": 3}

@@ -99,8 +99,11 @@ class TorchServeClient:
                 if response.status_code == 200:
                     return response
                 error = parse_error_body(_payload(response))
-                if error is not None and error.kind is not ErrorKind.INTERNAL:
-                    raise error  # the handler refused this request: retrying cannot help
+                if error is not None:  # the handler answered: retrying the same request cannot help
+                    if error.kind is ErrorKind.INTERNAL:
+                        log.error("model %s failed: %s", model, error.detail)
+                        raise ModelError(f"model '{model}' failed")
+                    raise error
                 if response.status_code not in _RETRYABLE or time.monotonic() + delay > deadline:
                     _raise_for(model, response)
             MODEL_ERRORS.labels(model, "retried").inc()
