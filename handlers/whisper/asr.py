@@ -9,21 +9,25 @@ cores to spare) serves them in parallel.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from handlers.whisper.engine import engine_class
+from handlers.whisper.first_window import prefetch
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
 from wire.transcript import Segment, Transcription, Word
 
 __all__ = ["SAMPLE_RATE", "WhisperASR", "WhisperConfig"]
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = MODEL_SAMPLE_RATE
 
@@ -45,6 +49,9 @@ class WhisperConfig:
     # Whisper hallucinates when its window ends right after the speech; 5 s of padding kept
     # the WER of short clips at the full-window level here (see the note on fit_window).
     fit_window_pad_sec: float = 5.0
+    # Decode the first window of a TorchServe batch's clips as one batched encode + generate
+    # (handlers/whisper/first_window.py); off: each clip alone, as faster-whisper does.
+    batch_first_window: bool = True
 
 
 def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
@@ -58,6 +65,13 @@ def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
     return device, compute_type
 
 
+class _Own:
+    """Marker: the clip's own fitted window (no batch chose one for it)."""
+
+
+OWN_FRAMES = _Own()
+
+
 class WhisperASR:
     """One loaded Whisper model; thread-safe for ``num_workers`` concurrent calls."""
 
@@ -69,7 +83,7 @@ class WhisperASR:
         if not os.path.isfile(os.path.join(path, "model.bin")):
             raise FileNotFoundError(f"no CTranslate2 model.bin in {path}")
         self.device, self.compute_type = resolve_device(config.device, config.compute_type)
-        self.model = _fit_window_model()(
+        self.model = engine_class()(
             path,
             device=self.device,
             device_index=device_index,
@@ -80,8 +94,17 @@ class WhisperASR:
         )
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.num_workers))
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcription:
-        """Transcribe one mono float32 16 kHz clip."""
+    def _frames(self, audio: np.ndarray, options: DecodeOptions) -> int | None:
+        """Encoder frames for a fit_window request (None: Whisper's full 30 s window)."""
+        duration = len(audio) / SAMPLE_RATE
+        if options.fit_window and duration + self.config.fit_window_pad_sec < _FULL_WINDOW_SEC:
+            return math.ceil(duration + self.config.fit_window_pad_sec) * _FRAMES_PER_SEC
+        return None
+
+    def transcribe(
+        self, audio: np.ndarray, options: DecodeOptions, frames: int | _Own | None = OWN_FRAMES
+    ) -> Transcription:
+        """Transcribe one mono float32 16 kHz clip (``frames``: the encoder window its batch chose)."""
         duration = len(audio) / SAMPLE_RATE
         if duration > self.config.max_audio_sec:
             raise WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
@@ -96,10 +119,7 @@ class WhisperASR:
         }
         if options.temperature is not None:
             kwargs["temperature"] = options.temperature
-        frames = None
-        if options.fit_window and duration + self.config.fit_window_pad_sec < _FULL_WINDOW_SEC:
-            frames = math.ceil(duration + self.config.fit_window_pad_sec) * _FRAMES_PER_SEC
-        self.model.limit_frames(frames)
+        self.model.limit_frames(self._frames(audio, options) if isinstance(frames, _Own) else frames)
         try:
             segments_iter, info = self.model.transcribe(audio, **kwargs)
             segments = [_segment(s, options.word_timestamps) for s in segments_iter]
@@ -116,42 +136,33 @@ class WhisperASR:
         )
 
     def transcribe_many(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription | Exception]:
-        """Run a batch on the worker threads; a failing clip yields its exception, not a crash."""
-        futures = [self._pool.submit(self.transcribe, audio, opts) for audio, opts in jobs]
+        """A batch: first windows decoded together (one encode, one generate per group of clips that can
+        share them), then each clip finished on the worker threads; a failing clip yields its exception."""
+        chosen: dict[int, int | None] = {}
+        if self.config.batch_first_window and len(jobs) > 1:
+            framed = [(audio, opts, self._frames(audio, opts)) for audio, opts in jobs]
+            try:
+                chosen = prefetch(self.model, self.model.first_windows, framed)
+            except Exception:
+                # an optimisation: whatever went wrong, the clips still decode one by one
+                log.exception("batched first windows failed; decoding one by one")
+                self.model.first_windows.clear()
+        futures = [
+            self._pool.submit(self.transcribe, audio, opts, chosen.get(i, OWN_FRAMES))
+            for i, (audio, opts) in enumerate(jobs)
+        ]
         results: list[Transcription | Exception] = []
         for fut in futures:
             try:
                 results.append(fut.result())
             except Exception as exc:  # noqa: BLE001 - reported per item by the shell
                 results.append(exc)
+        self.model.first_windows.clear()  # a window nobody picked up must not outlive its batch
         return results
 
 
 _FULL_WINDOW_SEC = 30
 _FRAMES_PER_SEC = 100  # mel frames per second of audio
-
-
-def _fit_window_model() -> Any:
-    """faster-whisper's WhisperModel whose encoder input can be cut short, per calling thread.
-
-    faster-whisper always pads the mel features to 30 s; CTranslate2's encoder accepts fewer
-    frames. The limit is thread-local because transcribe() runs on the batch's worker threads.
-    """
-    from faster_whisper import WhisperModel
-
-    class FitWindowWhisper(WhisperModel):  # type: ignore[misc]
-        _local = threading.local()
-
-        def limit_frames(self, frames: int | None) -> None:
-            self._local.frames = frames
-
-        def encode(self, features: np.ndarray) -> Any:
-            frames = getattr(self._local, "frames", None)
-            if frames:
-                features = np.ascontiguousarray(features[..., :frames])
-            return super().encode(features)
-
-    return FitWindowWhisper
 
 
 def _segment(seg: Any, with_words: bool) -> Segment:

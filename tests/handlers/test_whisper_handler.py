@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eval.textnorm import normalize
+from eval.textnorm import normalize, wer
 from handlers.common.options import load_options
 from handlers.whisper.asr import WhisperConfig
 from handlers.whisper.handler import WhisperHandler
@@ -155,3 +155,61 @@ def test_max_new_tokens_caps_the_text_of_a_window(handler: tuple[WhisperHandler,
     assert sum(len(s["tokens"]) for s in full["segments"]) > 20
     assert sum(len(s["tokens"]) for s in capped["segments"]) <= 6 + 2  # + the timestamp tokens around the text
     assert normalize(capped["text"]) and normalize(full["text"]).startswith(normalize(capped["text"])[:10])
+
+
+def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
+    handler: tuple[WhisperHandler, Context], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import handlers.whisper.asr as asr_module
+
+    service, _ = handler
+    asr = service.asr
+    clips = [
+        (data_dir / "openai__whisper" / "jfk.flac", "en"),
+        (data_dir / "ggerganov__whisper.cpp_pr2824_hifitts6097/audio/presentpictureofnsw_05_mann_0592.wav", "en"),
+        (data_dir / "mozilla__DeepSpeech" / "ru.wav", "ru"),
+        (data_dir / "ekhodzitsky__gigastt/golos_fixtures/golos_12.wav", "ru"),
+    ]
+    audio = [read_audio_file(path, 16000).samples for path, _ in clips]
+    file_pieces = [DecodeOptions(language=lang) for _, lang in clips]  # beam 5, the fallback ladder, 30 s windows
+    streams = [  # greedy, fitted windows of different lengths, a prompt, word times, VAD, per-clip token caps
+        DecodeOptions(
+            language=lang,
+            beam_size=1,
+            temperature=0.0,
+            word_timestamps=True,
+            vad_filter=True,
+            fit_window=True,
+            max_new_tokens=60 + 10 * i,
+            initial_prompt="Well,",
+        )
+        for i, (_, lang) in enumerate(clips)
+    ]
+    prepared: list[dict[int, int | None]] = []
+    real_prefetch = asr_module.prefetch
+
+    def counted(*args: Any) -> dict[int, int | None]:
+        prepared.append(real_prefetch(*args))
+        return prepared[-1]
+
+    monkeypatch.setattr(asr_module, "prefetch", counted)
+    texts = {}
+    for name, options in (("files", file_pieces), ("streams", streams)):
+        jobs = list(zip(audio, options, strict=True))
+        for batched in (False, True):
+            monkeypatch.setattr(asr, "config", dataclasses.replace(asr.config, batch_first_window=batched))
+            results = asr.transcribe_many(jobs)
+            assert not any(isinstance(r, Exception) for r in results)
+            texts[name, batched] = [normalize(r.text) for r in results]  # type: ignore[union-attr]
+            if name == "files":
+                texts[name, batched, "times"] = [[(s.start, s.end) for s in r.segments] for r in results]  # type: ignore[union-attr]
+    # full windows: one encode + one generate per language, and exactly the one-by-one transcripts
+    assert sorted(prepared[0]) == [0, 1, 2, 3]
+    assert texts["files", True] == texts["files", False]
+    assert texts["files", True, "times"] == texts["files", False, "times"]
+    # fitted windows share a call padded to the longest of their group: the same words, give or take
+    assert sorted(prepared[1]) == [0, 1, 2, 3] and prepared[1][0] == prepared[1][1]
+    for alone, together in zip(texts["streams", False], texts["streams", True], strict=True):
+        assert together and wer([alone], [together]) <= 0.15

@@ -1,0 +1,181 @@
+"""One batched encode and one batched generate for the first 30 s window of every clip in a batch.
+
+TorchServe hands the whisper handler a batch; faster-whisper transcribes one clip at a time. Most
+requests here fit one window (file pieces are <= 30 s, stream buffers <= 15 s), so the first
+window is nearly all the work. ``prefetch`` computes, for every clip of a batch that can share a
+call, exactly what faster-whisper's ``transcribe`` would compute for that window (the same VAD,
+features, prompt and decoding options) as one CTranslate2 ``encode`` and one ``generate`` over
+the stacked windows. ``transcribe`` then runs per clip as before and picks the prepared encoder
+output and first decoding up where it would have made them (``PrefetchingWhisper`` overrides),
+so later windows, the temperature fallback ladder and word timestamps keep faster-whisper's own
+logic, and the text is what one-at-a-time decoding gives.
+
+What cannot share a call goes the ordinary way: language detection, sampling temperatures,
+clips longer than a window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wire.options import DecodeOptions
+
+__all__ = ["FirstWindows", "Prepared"]
+
+_WINDOW_FRAMES = 3000
+_MAX_INITIAL_TIMESTAMP_SEC = 1.0  # faster-whisper's transcribe defaults, which its own decoding uses
+_TIME_PRECISION = 0.02
+
+
+@dataclass
+class Prepared:
+    """One clip's first window, decoded in a batch, waiting for its transcribe() to pick it up."""
+
+    encoder_output: Any  # ctranslate2.StorageView of this clip alone
+    prompt: list[int]
+    result: Any  # WhisperGenerationResult at options.temperatures[0]
+
+
+@dataclass
+class FirstWindows:
+    """Prepared first windows, found by the features faster-whisper will encode (thread-safe)."""
+
+    _by_window: dict[bytes, list[Prepared]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, key: bytes, prepared: Prepared) -> None:
+        with self._lock:
+            self._by_window.setdefault(key, []).append(prepared)  # the same clip twice: one each
+
+    def take(self, key: bytes) -> Prepared | None:
+        with self._lock:
+            waiting = self._by_window.get(key)
+            if not waiting:
+                return None
+            prepared = waiting.pop(0)
+            if not waiting:
+                del self._by_window[key]
+            return prepared
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_window.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._by_window)
+
+
+def window_key(window: np.ndarray, frames: int | None) -> bytes:
+    """The identity of an encoder input: its mel features and how many frames are encoded."""
+    digest = hashlib.blake2b(np.ascontiguousarray(window, dtype=np.float32).tobytes(), digest_size=16)
+    digest.update(str(frames).encode())
+    return digest.digest()
+
+
+@dataclass
+class _Clip:
+    index: int
+    window: np.ndarray  # the full 30 s mel window, as faster-whisper pads it
+    prompt: list[int]
+    cap: int  # prompt + new tokens allowed
+    frames: int | None  # its own fitted window, or None for the full one
+
+
+def prefetch(
+    model: Any, store: FirstWindows, jobs: Sequence[tuple[np.ndarray, DecodeOptions, int | None]]
+) -> dict[int, int | None]:
+    """Decode the first window of every clip that can share a call, in batches.
+
+    ``jobs``: (16 kHz audio, options, fitted encoder frames or None) per clip. Returns, for each
+    clip prepared, the encoder frames its transcribe() must use: a group of fitted windows is
+    padded to its longest member, so one clip may be encoded with a little more padding than alone.
+    """
+    import ctranslate2
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    groups: dict[tuple[Any, ...], list[_Clip]] = {}
+    for index, (audio, options, frames) in enumerate(jobs):
+        if options.language is None or (options.temperature or 0.0) > 0:
+            continue  # detection and sampling decode differently: the ordinary path
+        window = _first_window(model, audio, options)
+        if window is None:
+            continue
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task=options.task, language=options.language
+        )
+        previous = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=False, prefix=None, hotwords=None)
+        cap = model.max_length if options.max_new_tokens is None else len(prompt) + options.max_new_tokens
+        if cap > model.max_length:
+            continue  # faster-whisper refuses it: let it say so
+        group = (
+            options.task,
+            options.language,
+            options.beam_size,
+            frames is None,
+            # CTranslate2 needs <|startoftranscript|> at one position across a batch: prompts of one length
+            prompt.index(tokenizer.sot),
+            # greedy decoding may run to the longest cap and be judged per clip afterwards; beam
+            # search is only comparable under one cap
+            None if options.beam_size == 1 else cap,
+            tuple(get_suppressed_tokens(tokenizer, [-1])),
+        )
+        groups.setdefault(group, []).append(_Clip(index, window, prompt, cap, frames))
+
+    frames_used: dict[int, int | None] = {}
+    for (_, _, beam_size, full, _, _, suppress), clips in groups.items():
+        if len(clips) < 2:
+            continue  # nothing to share: the ordinary path is the same work
+        frames = None if full else max(c.frames or 0 for c in clips)
+        stacked = np.stack([c.window if frames is None else c.window[..., :frames] for c in clips])
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(stacked)))
+        results = model.model.generate(
+            encoded,
+            [c.prompt for c in clips],
+            beam_size=beam_size,
+            patience=1,
+            length_penalty=1,
+            repetition_penalty=1,
+            no_repeat_ngram_size=0,
+            max_length=max(c.cap for c in clips),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=list(suppress),
+            max_initial_timestamp_index=round(_MAX_INITIAL_TIMESTAMP_SEC / _TIME_PRECISION),
+        )
+        if model.model.device == "cuda":  # split on the host; CTranslate2 moves each clip's part back
+            encoded = encoded.to_device(ctranslate2.Device.cpu)
+        per_clip = np.asarray(encoded)
+        for i, (clip, result) in enumerate(zip(clips, results, strict=True)):
+            if len(clip.prompt) + len(result.sequences_ids[0]) >= clip.cap:
+                continue  # reached its own cap (or the shared one): let it decode alone, exactly
+            output = ctranslate2.StorageView.from_array(np.ascontiguousarray(per_clip[i : i + 1]))
+            store.put(window_key(clip.window, frames), Prepared(output, clip.prompt, result))
+            frames_used[clip.index] = frames
+    return frames_used
+
+
+def _first_window(model: Any, audio: np.ndarray, options: DecodeOptions) -> np.ndarray | None:
+    """The mel window faster-whisper's transcribe() encodes first for this clip (None: more than one window)."""
+    from faster_whisper.audio import pad_or_trim
+
+    if options.vad_filter:
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        chunks = get_speech_timestamps(audio, VadOptions())
+        if not chunks:
+            return None
+        audio = np.concatenate(collect_chunks(audio, chunks)[0], axis=0)
+    features = model.feature_extractor(audio, chunk_length=None)
+    content = features.shape[-1] - 1
+    if content <= 0 or content > _WINDOW_FRAMES:
+        return None
+    return np.asarray(pad_or_trim(features[:, :content]), dtype=np.float32)
