@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -168,3 +168,27 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    """Batching on and off through the API in one run: ``python -m benchmarks.throughput``."""
+    import tempfile
+
+    from scripts.stack import torchserve
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        torchserve(Path(tmp) / "ts", extra_config={"enable_model_api": "true"}) as ts,
+        gateway(ts, Path(tmp) / "gw") as gw,
+    ):
+        on = bench_throughput(gw.url, (1, 4, 8), 16)
+        off = bench_without_batching(ts, Path(tmp))
+    for a, b in zip(on, off, strict=False):
+        ratio = cast(float, a["audio_sec_per_sec"]) / cast(float, b["audio_sec_per_sec"])
+        print(
+            f"{a['concurrency']} clients: batching on {a['audio_sec_per_sec']} audio-s/s, off {b['audio_sec_per_sec']}: {ratio:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
