@@ -36,6 +36,7 @@ class Word:
     end: float
     word: str
     probability: float
+    speaker: str | None = None  # set by diarization (gateway), never by the model
 
     def shifted(self, offset: float) -> Word:
         return replace(self, start=_r(self.start + offset, 3), end=_r(self.end + offset, 3))
@@ -54,6 +55,7 @@ class Segment:
     temperature: float | None = None
     compression_ratio: float | None = None
     words: list[Word] | None = None
+    speaker: str | None = None  # set by diarization (gateway), never by the model
 
     def shifted(self, offset: float, new_id: int) -> Segment:
         """This segment ``offset`` seconds later in the file, renumbered."""

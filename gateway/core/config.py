@@ -198,6 +198,12 @@ class Settings(BaseSettings):
     DATABASE_URL: str = Field(
         "sqlite:///var/speakers.db", description="SQLAlchemy URL of the speaker store (PostgreSQL when scaled out)."
     )
+    DIARIZE_MERGE_THRESHOLD: float = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="Diarization without a speaker count: clusters of windows merge while their average cosine is above this.",
+    )
     SPEAKER_MAX_AUDIO_SEC: float = Field(
         120.0,
         ge=2,

@@ -30,6 +30,7 @@ class SpeakerConfig:
     device: str = "auto"  # auto | cpu | cuda
     cpu_threads: int = 1  # torch intra-op threads (0 = torch default); GE2E is small: 1 leaves cores to Whisper
     min_voiced_sec: float = 0.5  # less voiced audio than this is rejected, not embedded
+    min_span_voiced_sec: float = 0.4  # a span of a clip (diarization window) with less voice is left out
     max_audio_sec: float = 300.0
 
 
@@ -62,7 +63,9 @@ class SpeakerEncoder:
             raise result
         return result
 
-    def embed_many(self, audios: list[np.ndarray]) -> list[dict[str, object] | Exception]:
+    def embed_many(
+        self, audios: list[np.ndarray], min_voiced: list[float] | None = None
+    ) -> list[dict[str, object] | Exception]:
         """Embeddings of many clips with one forward pass of the network over all their partials.
 
         GE2E embeds an utterance as the mean of 1.6 s partial windows; the windows of every clip of
@@ -72,7 +75,10 @@ class SpeakerEncoder:
         import torch
         from resemblyzer import audio as mel_audio
 
-        prepared: list[tuple[np.ndarray, float] | Exception] = [self._voiced(a) for a in audios]
+        least = min_voiced or [self.config.min_voiced_sec] * len(audios)
+        prepared: list[tuple[np.ndarray, float] | Exception] = [
+            self._voiced(a, n) for a, n in zip(audios, least, strict=True)
+        ]
         mels: list[np.ndarray] = []
         counts: list[int] = []
         for item in prepared:
@@ -104,7 +110,7 @@ class SpeakerEncoder:
             results.append({"embedding": (vector / norm).astype(np.float32).tolist(), "voiced_sec": round(item[1], 3)})
         return results
 
-    def _voiced(self, audio: np.ndarray) -> tuple[np.ndarray, float] | Exception:
+    def _voiced(self, audio: np.ndarray, min_voiced_sec: float) -> tuple[np.ndarray, float] | Exception:
         """The voiced part (WebRTC VAD) and its length, or the error that refuses the clip."""
         from resemblyzer import preprocess_wav
 
@@ -114,10 +120,9 @@ class SpeakerEncoder:
             return WireError(ErrorKind.INVALID_AUDIO, "no speech found: the audio is silent")
         voiced = preprocess_wav(audio.astype(np.float32), source_sr=SAMPLE_RATE)
         voiced_sec = len(voiced) / SAMPLE_RATE
-        if voiced_sec < self.config.min_voiced_sec:
+        if voiced_sec < min_voiced_sec:
             return WireError(
-                ErrorKind.INVALID_AUDIO,
-                f"no speech found: {voiced_sec:.2f} s voiced, need {self.config.min_voiced_sec:g} s",
+                ErrorKind.INVALID_AUDIO, f"no speech found: {voiced_sec:.2f} s voiced, need {min_voiced_sec:g} s"
             )
         return voiced, voiced_sec
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 from handlers.common.base import AudioModelHandler
 from handlers.speaker_embedding.embedding import SAMPLE_RATE, SpeakerConfig, SpeakerEncoder
+from wire.spans import parse_spans
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +23,37 @@ class SpeakerEmbeddingHandler(AudioModelHandler):
         self.encoder = SpeakerEncoder(config, base_dir=model_dir)
         log.info("speaker encoder loaded on %s", self.encoder.device)
 
-    def prepare(self, item: Any) -> Any:
-        return self.read(item).audio
+    def prepare(self, item: Any) -> tuple[np.ndarray, list[tuple[float, float]] | None]:
+        request = self.read(item)
+        return request.audio, parse_spans(request.params, len(request.audio) / SAMPLE_RATE)
 
-    def infer(self, jobs: list[Any]) -> list[Any]:
-        return self.encoder.embed_many(jobs)  # one forward pass for the whole batch
+    def infer(self, jobs: list[tuple[np.ndarray, list[tuple[float, float]] | None]]) -> list[Any]:
+        """Every clip and every span of the batch through one forward pass; answers regrouped per request."""
+        config = self.encoder.config
+        pieces: list[np.ndarray] = []
+        least: list[float] = []  # voice needed: a whole clip must hold a voice, a span may be silence
+        for audio, spans in jobs:
+            if spans is None:
+                pieces.append(audio)
+                least.append(config.min_voiced_sec)
+            else:
+                pieces += [audio[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)] for a, b in spans]
+                least += [config.min_span_voiced_sec] * len(spans)
+        embedded = self.encoder.embed_many(pieces, least)
+        answers: list[Any] = []
+        at = 0
+        for _, spans in jobs:
+            if spans is None:
+                answers.append(embedded[at])
+                at += 1
+            else:
+                answers.append({"spans": [_span(r) for r in embedded[at : at + len(spans)]]})
+                at += len(spans)
+        return answers
+
+
+def _span(result: dict[str, object] | Exception) -> dict[str, object]:
+    """A span too quiet to embed is a null embedding, not an error: silence is an answer here."""
+    if isinstance(result, Exception):
+        return {"embedding": None, "voiced_sec": 0.0}
+    return result

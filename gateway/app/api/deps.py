@@ -14,6 +14,7 @@ from fastapi import Depends, File, Form, Query, UploadFile
 from starlette.requests import HTTPConnection
 
 from gateway.app.services.container import Services
+from gateway.app.services.diarization import DiarizeOptions, Diarizer
 from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
 from gateway.app.services.microphone import Microphone
@@ -63,6 +64,7 @@ TranscriberDep = Annotated[Transcriber, Depends(_service("transcriber"))]
 EnhancerDep = Annotated[Enhancer, Depends(_service("enhancer"))]
 SpeakersDep = Annotated[Speakers, Depends(_service("speakers"))]
 MicrophoneDep = Annotated[Microphone, Depends(_service("microphone"))]
+DiarizerDep = Annotated[Diarizer, Depends(_service("diarizer"))]
 StreamsDep = Annotated[StreamAdmission, Depends(_service("streams"))]
 
 
@@ -109,3 +111,19 @@ async def audio_source(
 
 
 AudioSourceDep = Annotated[NamedSource, Depends(audio_source)]
+
+
+def diarize_options(
+    num_speakers: Annotated[int | None, Query(description="The number of speakers, when known (1-20).")] = None,
+    min_speakers: Annotated[int | None, Query(description="At least this many speakers (1-20).")] = None,
+    max_speakers: Annotated[int | None, Query(description="At most this many speakers (1-20).")] = None,
+    known_speakers: Annotated[
+        str | None,
+        Query(max_length=70_000, description="Enrolled speaker ids (comma list), or 'all', to name speakers from."),
+    ] = None,
+) -> DiarizeOptions:
+    """The diarization parameters, checked (400 naming the field)."""
+    return DiarizeOptions.parse(num_speakers, min_speakers, max_speakers, known_speakers)
+
+
+DiarizeOptionsDep = Annotated[DiarizeOptions, Depends(diarize_options)]

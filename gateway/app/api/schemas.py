@@ -6,13 +6,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from gateway.app.services.diarization import Diarization
 from wire.transcript import Segment, Transcription, Word
 
 __all__ = [
+    "DiarizeResponse",
+    "DiarizedSegment",
+    "DiarizedSpeaker",
     "EnhanceResponse",
     "EnrollResponse",
     "ErrorResponse",
     "HealthResponse",
+    "IdentifyCandidate",
+    "IdentifyResponse",
     "MismatchResponse",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
@@ -52,6 +58,54 @@ class UploadResponse(BaseModel):
     filename: str = Field(description="Name under which the file is stored; use it with /files/download.")
 
 
+class DiarizedSegment(BaseModel):
+    start: float
+    end: float
+    speaker: str = Field(description="An enrolled speaker_id, or SPEAKER_00, SPEAKER_01, ... in order of appearance.")
+
+
+class DiarizedSpeaker(BaseModel):
+    label: str = Field(description="The name used in segments.")
+    speaker_id: str | None = Field(description="The enrolled speaker this voice matched; null when none did.")
+    score: float | None = Field(
+        description="Cosine of this voice against the best enrolled match (null: none compared)."
+    )
+    speech_sec: float
+
+    @classmethod
+    def all_of(cls, diarization: Diarization) -> list[DiarizedSpeaker]:
+        return [
+            cls(label=s.label, speaker_id=s.speaker_id, score=s.score, speech_sec=s.speech_sec)
+            for s in diarization.speakers
+        ]
+
+
+class DiarizeResponse(BaseModel):
+    segments: list[DiarizedSegment]
+    speakers: list[DiarizedSpeaker]
+
+    @classmethod
+    def of(cls, diarization: Diarization) -> DiarizeResponse:
+        return cls(
+            segments=[
+                DiarizedSegment(start=t.start, end=t.end, speaker=diarization.names[t.label]) for t in diarization.turns
+            ],
+            speakers=DiarizedSpeaker.all_of(diarization),
+        )
+
+
+class IdentifyCandidate(BaseModel):
+    speaker_id: str
+    score: float
+
+
+class IdentifyResponse(BaseModel):
+    speaker_id: str | None = Field(description="The best enrolled match at or above the threshold; null when none is.")
+    score: float | None = Field(description="The best match's score (null: nobody is enrolled).")
+    threshold: float
+    candidates: list[IdentifyCandidate] = Field(description="Every compared speaker, best first.")
+
+
 class TranscriptionRaw(BaseModel):
     language: str | None = Field(description="Language code spoken (given or detected).")
     language_probability: float | None = None
@@ -61,6 +115,9 @@ class TranscriptionRaw(BaseModel):
     segments: list[Segment]
     warnings: list[str] = Field(
         default_factory=list, description="What decoding had to work around, e.g. damaged packets skipped."
+    )
+    speakers: list[DiarizedSpeaker] | None = Field(
+        None, description="With diarize=true: who spoke, as in /audio/diarize."
     )
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.app.services.audio_budget import AudioBudget
+from gateway.app.services.diarization import Diarizer
 from gateway.app.services.enhancement import Enhancer
 from gateway.app.services.file_store import LocalFileStore
 from gateway.app.services.microphone import Microphone
@@ -31,6 +32,7 @@ class Services:
     speakers: Speakers
     microphone: Microphone
     streams: StreamAdmission
+    diarizer: Diarizer
 
     @classmethod
     def create(cls, settings: Settings, torchserve: TorchServeClient | None = None) -> Services:
@@ -38,6 +40,7 @@ class Services:
         speaker_store = SpeakerStore(settings.DATABASE_URL, settings.MAX_SAMPLES_PER_SPEAKER, settings.MAX_SPEAKERS)
         budget = AudioBudget(settings.MAX_AUDIO_SEC_IN_FLIGHT, settings.BUSY_WAIT_SEC)
         enhancer = Enhancer(settings, client, budget)
+        speakers = Speakers(settings, client, speaker_store)
         return cls(
             settings=settings,
             torchserve=client,
@@ -47,11 +50,12 @@ class Services:
             budget=budget,
             enhancer=enhancer,
             transcriber=Transcriber(settings, client, enhancer, budget),
-            speakers=Speakers(settings, client, speaker_store),
+            speakers=speakers,
             microphone=Microphone(SAMPLE_RATE, settings.MIC_DEVICE),
             streams=StreamAdmission(
                 settings.STREAM_MAX_STREAMS, settings.STREAM_MAX_PER_KEY, settings.STREAM_MAX_PER_ADDRESS
             ),
+            diarizer=Diarizer(settings, speakers),
         )
 
     async def aclose(self) -> None:

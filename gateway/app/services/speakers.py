@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 
+from gateway.app.services.fanout import run_all
 from gateway.app.services.speaker_store import Enrolled, SpeakerInfo, SpeakerStore
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
@@ -74,6 +75,55 @@ class Speakers:
             "first" if done.score is None else f"{done.score:.3f}",
         )
         return done
+
+    async def references(self, tenant: str, speaker_ids: list[str] | None) -> dict[str, np.ndarray]:
+        """Enrolled references by id: the named ones (404 naming an unknown one), or all (None)."""
+        if speaker_ids is None:
+            speaker_ids = [info.speaker_id for info in await self.list(tenant)]
+        found: dict[str, np.ndarray] = {}
+        for speaker_id in speaker_ids:
+            found[speaker_id] = await asyncio.to_thread(self.store.reference, tenant, speaker_id)
+        return found
+
+    async def identify(self, tenant: str, probe: np.ndarray, candidates: list[str] | None) -> list[tuple[str, float]]:
+        """Enrolled speakers ranked by their score against the probe (1:N, open set: the caller applies the threshold)."""
+        references = await self.references(tenant, candidates)  # 404 before spending a model call
+        if not references:
+            return []
+        vector = await self.embed(probe)
+        return sorted(((sid, verdict(vector, ref, 0.0).score) for sid, ref in references.items()), key=lambda p: -p[1])
+
+    async def embed_spans(self, audio: np.ndarray, spans: list[tuple[float, float]]) -> list[np.ndarray | None]:
+        """One embedding (or None: too little voice) per span of ``audio``, a model call per piece of the audio."""
+        piece_sec = self._settings.SPEAKER_MAX_AUDIO_SEC
+        pieces: dict[int, list[int]] = {}
+        for i, (start, _) in enumerate(spans):
+            pieces.setdefault(int(start // piece_sec), []).append(i)
+        slots = asyncio.Semaphore(self._settings.ASR_MAX_PARALLEL_PIECES)
+        found: list[np.ndarray | None] = [None] * len(spans)
+
+        async def run(k: int, members: list[int]) -> None:
+            offset = k * piece_sec
+            end = max(spans[i][1] for i in members)
+            chunk = audio[int(offset * SAMPLE_RATE) : int(np.ceil(end * SAMPLE_RATE))]
+            local = [
+                [round(spans[i][0] - offset, 3), round(min(spans[i][1] - offset, len(chunk) / SAMPLE_RATE), 3)]
+                for i in members
+            ]
+            async with slots:
+                pcm = await asyncio.to_thread(to_pcm16, chunk)
+                answer = await self._client.predict_pcm(
+                    self._settings.SPEAKER_MODEL, pcm, SAMPLE_RATE, {"spans": local}
+                )
+            results = answer.get("spans")
+            if not isinstance(results, list) or len(results) != len(members):
+                raise ModelError("speaker model sent no span embeddings")
+            for i, result in zip(members, results, strict=True):
+                vector = result.get("embedding") if isinstance(result, dict) else None
+                found[i] = None if vector is None else np.asarray(vector, dtype=np.float32)
+
+        await run_all(run(k, members) for k, members in pieces.items())
+        return found
 
     async def list(self, tenant: str) -> list[SpeakerInfo]:
         return await asyncio.to_thread(self.store.list, tenant)

@@ -8,10 +8,28 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from gateway.app.api.deps import AudioSourceDep, DecoderDep, EnhancerDep, SettingsDep, StoreDep, TranscriberDep
+from gateway.app.api.deps import (
+    AudioSourceDep,
+    DecoderDep,
+    DiarizeOptionsDep,
+    DiarizerDep,
+    EnhancerDep,
+    SettingsDep,
+    StoreDep,
+    TenantDep,
+    TranscriberDep,
+)
 from gateway.app.api.disconnect import until_disconnected
-from gateway.app.api.schemas import EnhanceResponse, ErrorResponse, TranscribeResponse, TranscriptionRaw
+from gateway.app.api.schemas import (
+    DiarizedSpeaker,
+    EnhanceResponse,
+    ErrorResponse,
+    TranscribeResponse,
+    TranscriptionRaw,
+)
+from gateway.app.services.diarization import with_speakers
 from gateway.app.services.enhancement import EnhanceOptions
+from gateway.app.services.fanout import run_pair
 from gateway.app.services.metrics import AUDIO_SECONDS
 from wire.languages import parse_language
 from wire.options import BEAM_SIZE_MAX, PROMPT_MAX_CHARS, DecodeOptions
@@ -38,6 +56,9 @@ async def transcribe(
     decoder: DecoderDep,
     transcriber: TranscriberDep,
     settings: SettingsDep,
+    diarization: DiarizeOptionsDep,
+    tenant: TenantDep,
+    diarizer: DiarizerDep,
     language: Annotated[
         str | None, Query(description="Language code, or 'auto' to detect; default DEFAULT_LANGUAGE.")
     ] = None,
@@ -54,6 +75,9 @@ async def transcribe(
     enhance_method: Annotated[
         Method | None, Query(description="Denoiser when enhance=true; default: the model's.")
     ] = None,
+    diarize: Annotated[
+        bool, Query(description="Label every segment (and word) with its speaker; raw.speakers lists them.")
+    ] = False,
 ) -> TranscribeResponse:
     """Transcribe speech (Whisper): any container in, mono SAMPLE_RATE float32 to the model."""
     options = DecodeOptions(
@@ -67,8 +91,15 @@ async def transcribe(
     decoded = await decoder.decode(audio.source)
     AUDIO_SECONDS.labels("/audio/transcribe").inc(decoded.seconds)
     work = transcriber.transcribe(decoded, options, EnhanceOptions(enhance_method) if enhance else None)
-    result = await until_disconnected(request, work)
-    return TranscribeResponse(text=result.text, raw=TranscriptionRaw.of(result))
+    if not diarize:
+        result = await until_disconnected(request, work)
+        return TranscribeResponse(text=result.text, raw=TranscriptionRaw.of(result))
+    # the two models run side by side: diarization adds its own time only where it is the longer
+    both = run_pair(work, diarizer.diarize(tenant, decoded.samples, diarization))
+    result, who = await until_disconnected(request, both)
+    raw = TranscriptionRaw.of(with_speakers(result, who))
+    raw.speakers = DiarizedSpeaker.all_of(who)
+    return TranscribeResponse(text=result.text, raw=raw)
 
 
 @router.post("/enhance", response_model=EnhanceResponse, responses=ERRORS)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.schemas import (
     EnrollResponse,
     ErrorResponse,
+    IdentifyCandidate,
+    IdentifyResponse,
     MismatchResponse,
     SpeakerItem,
     SpeakerList,
@@ -52,6 +54,31 @@ async def verify(
     result = await speakers.verify_enrolled(tenant, probe_audio, speaker_id)
     return VerifyResponse(
         score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=speaker_id
+    )
+
+
+@router.post("/identify", response_model=IdentifyResponse, responses=ERRORS)  # type: ignore[arg-type]
+async def identify(
+    tenant: TenantDep,
+    decoder: DecoderDep,
+    speakers: SpeakersDep,
+    settings: SettingsDep,
+    probe: Annotated[UploadFile, File(description="The voice to identify.")],
+    candidates: Annotated[
+        str | None, Form(max_length=70_000, description="Enrolled ids to compare with (comma list); default: all.")
+    ] = None,
+) -> IdentifyResponse:
+    """Who of the enrolled speakers is this (1:N, open set: null when nobody scores at the threshold)?"""
+    wanted = [check_speaker_id(c.strip()) for c in candidates.split(",") if c.strip()] if candidates else None
+    audio = (await decoder.decode(upload_source(probe))).samples
+    ranked = await speakers.identify(tenant, audio, wanted)
+    threshold = settings.SPEAKER_THRESHOLD
+    best = ranked[0] if ranked else None
+    return IdentifyResponse(
+        speaker_id=best[0] if best and best[1] >= threshold else None,
+        score=round(best[1], 4) if best else None,
+        threshold=threshold,
+        candidates=[IdentifyCandidate(speaker_id=sid, score=round(score, 4)) for sid, score in ranked],
     )
 
 
