@@ -17,7 +17,7 @@ import numpy as np
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 
-__all__ = ["SAMPLE_RATE", "SpeakerConfig", "SpeakerEncoder"]
+__all__ = ["SAMPLE_RATE", "SpeakerConfig", "SpeakerEncoder", "speech_mask"]
 
 SAMPLE_RATE = MODEL_SAMPLE_RATE
 
@@ -31,6 +31,7 @@ class SpeakerConfig:
     cpu_threads: int = 1  # torch intra-op threads (0 = torch default); GE2E is small: 1 leaves cores to Whisper
     min_voiced_sec: float = 0.5  # less voiced audio than this is rejected, not embedded
     min_span_voiced_sec: float = 0.4  # a span of a clip (diarization window) with less voice is left out
+    min_span_speech_fraction: float = 0.5  # ... and one that Silero VAD finds mostly not speech
     max_audio_sec: float = 300.0
 
 
@@ -130,3 +131,13 @@ class SpeakerEncoder:
 # Resemblyzer's embed_utterance defaults: 1.3 partial windows per second, keep a last window 75 % full
 _PARTIAL_RATE = 1.3
 _MIN_COVERAGE = 0.75
+
+
+def speech_mask(audio: np.ndarray) -> np.ndarray:
+    """Per sample: inside speech according to Silero VAD (the model faster-whisper ships)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    mask = np.zeros(len(audio), dtype=bool)
+    for chunk in get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)):
+        mask[chunk["start"] : chunk["end"]] = True
+    return mask

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from handlers.common.base import AudioModelHandler
-from handlers.speaker_embedding.embedding import SAMPLE_RATE, SpeakerConfig, SpeakerEncoder
+from handlers.speaker_embedding.embedding import SAMPLE_RATE, SpeakerConfig, SpeakerEncoder, speech_mask
 from wire.spans import parse_spans
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,16 @@ class SpeakerEmbeddingHandler(AudioModelHandler):
                 pieces.append(audio)
                 least.append(config.min_voiced_sec)
             else:
-                pieces += [audio[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)] for a, b in spans]
-                least += [config.min_span_voiced_sec] * len(spans)
+                speech = speech_mask(audio)
+                for a, b in spans:
+                    start, end = round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)
+                    pieces.append(audio[start:end])
+                    # a window that is mostly not speech (Silero VAD) is left out whatever WebRTC VAD thinks:
+                    # music or noise otherwise becomes a "speaker" of its own
+                    mostly_speech = (
+                        speech[start:end].mean() >= config.min_span_speech_fraction if end > start else False
+                    )
+                    least.append(config.min_span_voiced_sec if mostly_speech else float("inf"))
         embedded = self.encoder.embed_many(pieces, least)
         answers: list[Any] = []
         at = 0

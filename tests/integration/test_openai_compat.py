@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from openai import OpenAI
 
+from eval.conversations import build_conversations, enrollment_clip
 from eval.textnorm import normalize
 from scripts.stack import Gateway
+from wire.audio import read_audio_file, to_wav
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +55,66 @@ def test_russian_detected_and_prompted(client: OpenAI, data_dir: Path) -> None:
             model="whisper-1", file=fh, response_format="verbose_json", prompt="Бедняга"
         )
     assert result.language == "russian" and "на его месте" in normalize(result.text)
+
+
+def _data_url(audio: np.ndarray) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(to_wav(audio, 16000)).decode()
+
+
+def test_diarized_json_names_the_known_speakers(client: OpenAI, data_dir: Path) -> None:
+    conv = build_conversations(data_dir, count=1, seed=3, turns_per=6)[0]
+    assert len(conv.speakers) == 2
+    names = ["alice", "bob"]
+    samples = [read_audio_file(enrollment_clip(data_dir, s), 16000).samples[: 8 * 16000] for s in conv.speakers]
+    result = client.audio.transcriptions.create(
+        model="gpt-4o-transcribe-diarize",
+        file=("call.wav", to_wav(conv.audio, 16000)),
+        response_format="diarized_json",
+        language="en",
+        chunking_strategy="auto",
+        known_speaker_names=names,
+        known_speaker_references=[_data_url(a) for a in samples],
+    )
+    assert result.task == "transcribe" and result.segments
+    assert {s.speaker for s in result.segments} == set(names)
+    assert all(s.type == "transcript.text.segment" and s.start < s.end for s in result.segments)
+    who = dict(zip(conv.speakers, names, strict=True))
+    right = sum(
+        s.end - s.start
+        for s in result.segments
+        for start, end, speaker in conv.turns
+        if start <= (s.start + s.end) / 2 <= end and who[speaker] == s.speaker
+    )
+    assert right >= 0.85 * sum(s.end - s.start for s in result.segments)
+    unnamed = client.audio.transcriptions.create(
+        model="whisper-1", file=("call.wav", to_wav(conv.audio, 16000)), response_format="diarized_json", language="en"
+    )
+    assert {s.speaker for s in unnamed.segments} == {"A", "B"}
+
+
+def test_diarized_json_bad_references_are_400_naming_the_field(gw: Gateway, data_dir: Path) -> None:
+    conv = build_conversations(data_dir, count=1, seed=3, turns_per=2)[0]
+    audio = to_wav(conv.audio, 16000)
+    voice = _data_url(read_audio_file(enrollment_clip(data_dir, conv.speakers[0]), 16000).samples[: 5 * 16000])
+    for fields, word in (
+        ({"known_speaker_names[]": ["a", "b"], "known_speaker_references[]": [voice]}, "as many"),
+        (
+            {"known_speaker_names[]": ["a"], "known_speaker_references[]": ["data:text/plain;base64,aGk="]},
+            "known_speaker_references[0]",
+        ),
+        ({"known_speaker_names[]": ["a"], "known_speaker_references[]": ["not a url"]}, "known_speaker_references[0]"),
+        (
+            {
+                "known_speaker_names[]": ["a"],
+                "known_speaker_references[]": [_data_url(np.zeros(16000 * 3, np.float32))],
+            },
+            "known_speaker_references[0]",
+        ),
+    ):
+        r = httpx.post(
+            f"{gw.url}/v1/audio/transcriptions",
+            data={"response_format": "diarized_json", **fields},
+            files={"file": ("c.wav", audio)},
+            timeout=300,
+        )
+        assert r.status_code == 400 and word in r.json()["detail"], r.text

@@ -20,6 +20,8 @@ __all__ = [
     "IdentifyCandidate",
     "IdentifyResponse",
     "MismatchResponse",
+    "OpenAIDiarizedSegment",
+    "OpenAIDiarizedTranscription",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
     "ReadyResponse",
@@ -175,6 +177,22 @@ class StatusResponse(BaseModel):
 
 class OpenAITranscription(BaseModel):
     text: str
+
+
+class OpenAIDiarizedSegment(BaseModel):
+    type: str = "transcript.text.segment"
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str = Field(description="A known_speaker_names[] entry, or A, B, ... for the others.")
+
+
+class OpenAIDiarizedTranscription(BaseModel):
+    task: str = "transcribe"
+    duration: float
+    text: str
+    segments: list[OpenAIDiarizedSegment]
 
 
 class OpenAIVerboseTranscription(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -90,6 +91,29 @@ class Diarization:
         return None if cluster_index is None else self.names.get(cluster_index)
 
 
+def letters(n: int) -> str:
+    """A, B, ..., Z, AA, AB, ...: OpenAI's names for unnamed speakers."""
+    name = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def speaker_turns(result: Transcription) -> list[tuple[float, float, str, str]]:
+    """(start, end, speaker, text) per run of consecutive words of one speaker (needs word times)."""
+    runs: list[tuple[float, float, str, str]] = []
+    for word in (w for s in result.segments for w in s.words or []):
+        speaker = word.speaker or ""
+        if runs and runs[-1][2] == speaker:
+            start, _, _, text = runs[-1]
+            runs[-1] = (start, word.end, speaker, text + word.word)
+        else:
+            runs.append((word.start, word.end, speaker, word.word))
+    return [(a, b, s, t.strip()) for a, b, s, t in runs]
+
+
 def with_speakers(result: Transcription, diarization: Diarization) -> Transcription:
     """Every word (and segment) labelled with the speaker whose turn covers most of it: turns change on
     word boundaries, never inside a word."""
@@ -118,14 +142,26 @@ class Diarizer:
         self._settings = settings
         self._speakers = speakers
 
-    async def diarize(self, tenant: str, audio: np.ndarray, options: DiarizeOptions) -> Diarization:
-        """Who spoke when in 16 kHz mono ``audio``; silence or noise alone gives no turns."""
+    async def diarize(
+        self,
+        tenant: str,
+        audio: np.ndarray,
+        options: DiarizeOptions,
+        voices: dict[str, np.ndarray] | None = None,
+        unnamed: Callable[[int], str] = "SPEAKER_{:02d}".format,
+    ) -> Diarization:
+        """Who spoke when in 16 kHz mono ``audio``; silence or noise alone gives no turns.
+
+        Clusters are named from ``voices`` (name -> embedding) when given, else from the enrolled
+        speakers the options name; the rest are ``unnamed`` numbered in order of appearance.
+        """
         wanted = options.known_speakers if not options.all_known else None
-        references = (
-            await self._speakers.references(tenant, wanted)  # 404 naming an unknown id, before any model call
-            if options.all_known or options.known_speakers
-            else {}
-        )
+        if voices is not None:
+            references = voices
+        elif options.all_known or options.known_speakers:
+            references = await self._speakers.references(tenant, wanted)  # 404 naming an unknown id, first
+        else:
+            references = {}
         spans = window_spans(len(audio) / SAMPLE_RATE)
         if not spans:
             return Diarization([], {}, [])
@@ -157,13 +193,13 @@ class Diarizer:
             labels[voiced] = relabel_by_reference(vectors, labels[voiced], by_id, references, _RELABEL_FLOOR)
         turn_list = turns(spans, smooth(labels.tolist()))
         names: dict[int, str] = {}
-        unnamed = 0
+        count = 0
         present = list(dict.fromkeys(t.label for t in turn_list))  # in order of first appearance
         for label in present:
             speaker_id = named[label][0]
             if speaker_id is None:
-                names[label] = f"SPEAKER_{unnamed:02d}"
-                unnamed += 1
+                names[label] = unnamed(count)
+                count += 1
             else:
                 names[label] = speaker_id
         speech = dict.fromkeys(present, 0.0)

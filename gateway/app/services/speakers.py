@@ -27,7 +27,11 @@ class Speakers:
         self.store = store
 
     async def embed(self, audio: np.ndarray) -> np.ndarray:
-        """Unit 256-d embedding of 16 kHz mono audio (400 from the model when there is no speech).
+        """Unit 256-d embedding of 16 kHz mono audio (400 from the model when there is no speech)."""
+        return (await self.embed_voiced(audio))[0]
+
+    async def embed_voiced(self, audio: np.ndarray) -> tuple[np.ndarray, float]:
+        """The embedding and how many seconds of voice it was made from.
 
         A voice is characterised long before SPEAKER_MAX_AUDIO_SEC: longer clips are cut there,
         which also keeps the request under TorchServe's body cap.
@@ -38,7 +42,7 @@ class Speakers:
         vector = np.asarray(result.get("embedding", []), dtype=np.float32)
         if vector.ndim != 1 or vector.size == 0:
             raise ModelError("speaker model sent no embedding")
-        return vector
+        return vector, float(result.get("voiced_sec", 0.0))
 
     async def verify_pair(self, probe: np.ndarray, reference: np.ndarray) -> Verdict:
         a, b = await asyncio.gather(self.embed(probe), self.embed(reference))

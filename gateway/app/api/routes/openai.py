@@ -11,17 +11,25 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from gateway.app.api.deps import DecoderDep, TranscriberDep, upload_source
+from gateway.app.api.deps import DecoderDep, DiarizerDep, SpeakersDep, TenantDep, TranscriberDep, upload_source
 from gateway.app.api.disconnect import until_disconnected
+from gateway.app.api.known_voices import known_voices
 from gateway.app.api.routes.audio import ERRORS
-from gateway.app.api.schemas import OpenAITranscription, OpenAIVerboseTranscription
+from gateway.app.api.schemas import (
+    OpenAIDiarizedSegment,
+    OpenAIDiarizedTranscription,
+    OpenAITranscription,
+    OpenAIVerboseTranscription,
+)
+from gateway.app.services.diarization import DiarizeOptions, letters, speaker_turns, with_speakers
+from gateway.app.services.fanout import run_pair
 from gateway.core.transcript import to_srt, to_vtt
 from wire.languages import LANGUAGE_NAMES, parse_language
 from wire.options import PROMPT_MAX_CHARS, DecodeOptions
 
 router = APIRouter(prefix="/v1", tags=["OpenAI compatible"])
 
-ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
 
 
 @router.post(
@@ -33,6 +41,9 @@ async def create_transcription(
     request: Request,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
+    diarizer: DiarizerDep,
+    speakers: SpeakersDep,
+    tenant: TenantDep,
     file: Annotated[UploadFile, File(description="Audio in any common container.")],
     model: Annotated[
         str, Form(description="Accepted for compatibility; the served weights are reported.")
@@ -46,16 +57,47 @@ async def create_transcription(
     timestamp_granularities: Annotated[
         list[Literal["word", "segment"]] | None, Form(alias="timestamp_granularities[]")
     ] = None,
+    known_speaker_names: Annotated[
+        list[str] | None, Form(alias="known_speaker_names[]", description="diarized_json: names of the voices below.")
+    ] = None,
+    known_speaker_references: Annotated[
+        list[str] | None,
+        Form(
+            alias="known_speaker_references[]", description="diarized_json: a short clip of each voice, as a data URL."
+        ),
+    ] = None,
+    chunking_strategy: Annotated[
+        str | None, Form(max_length=2000, description="Accepted: long audio is always cut at quiet points here.")
+    ] = None,
 ) -> Response:
-    """Transcribe audio the way OpenAI's /v1/audio/transcriptions does (json, text, srt, vtt, verbose_json)."""
+    """Transcribe audio the way OpenAI's /v1/audio/transcriptions does (json, text, srt, vtt, verbose_json,
+    and diarized_json: segments by speaker, named from known_speaker_names[] where the voices match)."""
     granularities = set(timestamp_granularities or ["segment"])
+    diarized = response_format == "diarized_json"
     options = DecodeOptions(
         language=parse_language(language),
         initial_prompt=prompt,
-        word_timestamps="word" in granularities,
+        word_timestamps="word" in granularities or diarized,
         temperature=temperature or None,
     )
     audio = await decoder.decode(upload_source(file))
+    if diarized:
+        voices = await known_voices(known_speaker_names or [], known_speaker_references or [], decoder, speakers)
+        both = run_pair(
+            transcriber.transcribe(audio, options),
+            diarizer.diarize(tenant, audio.samples, DiarizeOptions(), voices=voices, unnamed=letters),
+        )
+        result, who = await until_disconnected(request, both)
+        turns = speaker_turns(with_speakers(result, who))
+        body = OpenAIDiarizedTranscription(
+            duration=result.duration,
+            text=result.text,
+            segments=[
+                OpenAIDiarizedSegment(id=f"seg_{i}", start=a, end=b, text=text, speaker=speaker)
+                for i, (a, b, speaker, text) in enumerate(turns)
+            ],
+        )
+        return JSONResponse(body.model_dump())
     result = await until_disconnected(request, transcriber.transcribe(audio, options))
     segments = result.segments
     if response_format == "text":
