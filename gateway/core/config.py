@@ -116,6 +116,9 @@ class Settings(BaseSettings):
 
     # Live streams (/ws/asr)
     STREAM_MAX_STREAMS: int = Field(16, ge=1, description="Concurrent /ws/asr streams per gateway process.")
+    STREAM_DIARIZE_MAX_SEC: float = Field(
+        1800.0, gt=0, description="Longest /ws/asr stream with diarize=true (its audio is kept for the end)."
+    )
     STREAM_MAX_SEC: float = Field(4 * 3600.0, gt=0, description="Longest stream; past it the server closes it.")
     STREAM_IDLE_TIMEOUT_SEC: float = Field(30.0, gt=0, description="A stream that sends nothing this long is closed.")
     STREAM_MIN_AUDIO_RATIO: float = Field(

@@ -156,3 +156,35 @@ def test_identify_ranks_the_enrolled_and_rejects_a_stranger(
             "/speaker/identify", data={"candidates": "dz-nobody"}, files={"probe": (probe.name, probe.read_bytes())}
         )
         assert missing.status_code == 404
+
+
+def test_a_live_stream_final_says_who_spoke(
+    gw: Gateway, conversations: list[Conversation], enrolled: dict[str, str]
+) -> None:
+    import asyncio
+
+    from clients.asr_stream import stream_pcm
+    from tests.integration.test_stream import ws_url
+    from wire.audio import to_pcm16
+
+    conv = conversations[0]
+    pcm = to_pcm16(conv.audio)
+    chunks = [pcm[i : i + 3200] for i in range(0, len(pcm), 3200)]
+    url = ws_url(gw, language="en", diarize="true", known_speakers=",".join(enrolled[s] for s in conv.speakers))
+
+    async def feed():  # type: ignore[no-untyped-def]
+        for chunk in chunks:
+            yield chunk
+
+    result = asyncio.run(stream_pcm(url, feed(), 16000, keepalive=False))
+    assert result.final is not None and result.close_code == 1000, result.errors
+    segments = result.final["segments"]
+    assert {s["speaker"] for s in segments} == {enrolled[s] for s in conv.speakers}
+    assert " ".join(s["text"] for s in segments).split() == result.final["text"].split()
+    right = sum(
+        s["end"] - s["start"]
+        for s in segments
+        for start, end, speaker in conv.turns
+        if start <= (s["start"] + s["end"]) / 2 <= end and enrolled[speaker] == s["speaker"]
+    )
+    assert right >= 0.8 * sum(s["end"] - s["start"] for s in segments)

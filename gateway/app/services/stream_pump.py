@@ -203,7 +203,14 @@ class StreamPump:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
         snapshot = await self.session.final()
-        await self.send({"type": "final", "text": snapshot.text, "audio_sec": round(self.session.received_sec, 2)})
+        final: dict[str, Any] = {
+            "type": "final",
+            "text": snapshot.text,
+            "audio_sec": round(self.session.received_sec, 2),
+        }
+        if self.session.speakers is not None:
+            final |= await self.session.speakers.final_fields(self.session.state)
+        await self.send(final)
         await self.close(CLOSE.NORMAL)
 
 

@@ -14,6 +14,7 @@ import asyncio
 import numpy as np
 import soxr
 
+from gateway.app.services.stream_speakers import StreamSpeakers
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.local_agreement import Snapshot, StreamTranscript
@@ -24,10 +25,18 @@ __all__ = ["StreamSession"]
 
 
 class StreamSession:
-    def __init__(self, settings: Settings, client: TorchServeClient, language: str | None, sample_rate: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: TorchServeClient,
+        language: str | None,
+        sample_rate: int,
+        speakers: StreamSpeakers | None = None,
+    ) -> None:
         self._settings = settings
         self._client = client
         self.language = language
+        self.speakers = speakers  # with diarize=true: who spoke when, in the final message
         self.state = StreamTranscript(SAMPLE_RATE, settings.ASR_WINDOW_SEC, settings.STREAM_TRIM_SEC)
         self._resampler = (
             None
@@ -41,6 +50,8 @@ class StreamSession:
         samples = from_pcm16(pcm16)
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
+        if self.speakers is not None:
+            self.speakers.record(samples)
         self.state.append(samples)
 
     @property
@@ -50,7 +61,10 @@ class StreamSession:
 
     def end_of_audio(self) -> None:
         if self._resampler is not None:
-            self.state.append(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            rest = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            if self.speakers is not None:
+                self.speakers.record(rest)
+            self.state.append(rest)
 
     @property
     def received_sec(self) -> float:

@@ -15,13 +15,18 @@ import re
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from gateway.app.api.deps import ServicesDep
+from gateway.app.services.container import Services
+from gateway.app.services.diarization import DiarizeOptions
 from gateway.app.services.metrics import ACTIVE_STREAMS, AUDIO_SECONDS
 from gateway.app.services.stream_admission import StreamRefused
 from gateway.app.services.stream_pump import CLOSE, StreamClosed, StreamPump
 from gateway.app.services.stream_session import StreamSession
-from gateway.core.errors import AudioCoreError, ModelTimeout, ModelUnavailable
+from gateway.app.services.stream_speakers import StreamSpeakers
+from gateway.core.errors import AudioCoreError, InvalidRequest, ModelTimeout, ModelUnavailable
+from gateway.core.tenancy import DEFAULT_TENANT
 from wire.errors import WireError
 from wire.languages import parse_language
+from wire.options import parse_bool
 
 router = APIRouter(tags=["ASR"])
 log = logging.getLogger(__name__)
@@ -31,7 +36,14 @@ _RATE = re.compile(r"[0-9]{4,6}")  # ASCII digits only: '²' is a digit to str.i
 
 
 @router.websocket("/ws/asr")
-async def ws_asr(ws: WebSocket, services: ServicesDep, language: str | None = None, sample_rate: str = "16000") -> None:
+async def ws_asr(
+    ws: WebSocket,
+    services: ServicesDep,
+    language: str | None = None,
+    sample_rate: str = "16000",
+    diarize: str = "false",
+    known_speakers: str | None = None,
+) -> None:
     """Live speech recognition over WebSocket (PCM16 mono LE in; ready/partial/final/error out)."""
     settings = services.settings
     await ws.accept()
@@ -41,7 +53,8 @@ async def ws_asr(ws: WebSocket, services: ServicesDep, language: str | None = No
         return
     try:
         lang = parse_language(language, settings.DEFAULT_LANGUAGE)
-    except WireError as exc:
+        speakers = _speakers(services, ws, diarize, known_speakers)
+    except (WireError, AudioCoreError) as exc:
         await _refuse(ws, CLOSE.POLICY, exc.detail)
         return
     key = ws.scope.get("state", {}).get("api_key") if settings.api_keys else None
@@ -51,7 +64,7 @@ async def ws_asr(ws: WebSocket, services: ServicesDep, language: str | None = No
         with services.streams.slot(key, address):
             ACTIVE_STREAMS.inc()
             try:
-                session = StreamSession(settings, services.torchserve, lang, rate)
+                session = StreamSession(settings, services.torchserve, lang, rate, speakers)
                 pump = StreamPump(ws, session, settings)
                 await pump.send({"type": "ready", "sample_rate": rate, "language": lang or "auto"})
                 await pump.run()
@@ -73,6 +86,19 @@ async def ws_asr(ws: WebSocket, services: ServicesDep, language: str | None = No
         log.exception("stream failed")
         if pump is not None:
             await pump.close(CLOSE.SERVER_ERROR, "internal error")
+
+
+def _speakers(services: Services, ws: WebSocket, diarize: str, known: str | None) -> StreamSpeakers | None:
+    """The stream's diarization, when asked for (InvalidRequest for a malformed ask)."""
+    try:
+        wanted = parse_bool(diarize)
+    except ValueError:
+        raise InvalidRequest("diarize must be true or false") from None
+    if not wanted:
+        return None
+    options = DiarizeOptions.parse(None, None, None, known)
+    tenant = str(ws.scope.get("state", {}).get("tenant", DEFAULT_TENANT))
+    return StreamSpeakers(services.diarizer, tenant, options, services.settings.STREAM_DIARIZE_MAX_SEC)
 
 
 async def _refuse(ws: WebSocket, code: int, detail: str) -> None:
