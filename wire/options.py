@@ -18,6 +18,7 @@ from wire.languages import LANGUAGE_NAMES, parse_language
 
 __all__ = [
     "BEAM_SIZE_MAX",
+    "HOTWORDS_MAX_CHARS",
     "MAX_NEW_TOKENS_LIMIT",
     "PROMPT_MAX_CHARS",
     "TASKS",
@@ -28,6 +29,7 @@ __all__ = [
 TASKS = ("transcribe", "translate")
 BEAM_SIZE_MAX = 10
 PROMPT_MAX_CHARS = 1000
+HOTWORDS_MAX_CHARS = 500  # faster-whisper keeps at most half the 448-token context for them
 # A prompt takes at most 224 of Whisper's 448 context tokens; new text must fit in what is left.
 MAX_NEW_TOKENS_LIMIT = 220
 TEMPERATURE_MAX = 1.0
@@ -67,6 +69,7 @@ class DecodeOptions:
     # the encoder costs the same for 3 s as for 30 s, so short stream decodes get 2-3x cheaper.
     fit_window: bool = False
     max_new_tokens: int | None = None  # bounds the cost of a repetition loop
+    hotwords: str | None = None  # words and names to expect (faster-whisper's hotwords)
 
     def __post_init__(self) -> None:
         if self.language is not None and self.language not in LANGUAGE_NAMES:
@@ -79,6 +82,8 @@ class DecodeOptions:
             raise _invalid(f"initial_prompt must be text of at most {PROMPT_MAX_CHARS} characters")
         if self.max_new_tokens is not None and not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise _invalid(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}")
+        if self.hotwords is not None and len(self.hotwords) > HOTWORDS_MAX_CHARS:
+            raise _invalid(f"hotwords must be text of at most {HOTWORDS_MAX_CHARS} characters")
         if self.temperature is not None and not 0.0 <= self.temperature <= TEMPERATURE_MAX:
             raise _invalid(f"temperature must be between 0 and {TEMPERATURE_MAX:g}")
 
@@ -94,6 +99,9 @@ class DecodeOptions:
         prompt = params.get("initial_prompt") or None
         if prompt is not None and not isinstance(prompt, str):
             raise _invalid("initial_prompt must be text")
+        hotwords = params.get("hotwords") or None
+        if hotwords is not None and not isinstance(hotwords, str):
+            raise _invalid("hotwords must be text")
         task = params.get("task", "transcribe")
         return cls(
             language=parse_language(params.get("language")),
@@ -105,6 +113,7 @@ class DecodeOptions:
             temperature=_number(params, "temperature", float, None),
             fit_window=_flag(params, "fit_window", False),
             max_new_tokens=_number(params, "max_new_tokens", int, None),
+            hotwords=hotwords,
         )
 
 

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
 from gateway.app.api.middleware import AccessGate, HostOriginGuard, RequestContext
-from gateway.app.api.routes import audio, diarize, files, health, openai, speaker, stream
+from gateway.app.api.routes import audio, diarize, files, health, openai, openai_translations, speaker, stream
 from gateway.app.api.security import KeyGuard, TokenBuckets
 from gateway.app.services.container import Services
 from gateway.app.services.retention import sweep_forever
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     )
     app.add_middleware(HostOriginGuard, hosts=settings.allowed_hosts, origins=settings.allowed_origins)
     app.add_middleware(RequestContext)
-    for module in (health, files, audio, diarize, speaker, stream, openai):
+    for module in (health, files, audio, diarize, speaker, stream, openai, openai_translations):
         app.include_router(module.router)
     # A browser page for /ws/asr: microphone -> AudioWorklet -> PCM16 -> partials and final.
     app.mount("/demo", StaticFiles(directory=Path(__file__).parent / "web", html=True), name="demo")

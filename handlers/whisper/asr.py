@@ -116,6 +116,7 @@ class WhisperASR:
             "vad_filter": options.vad_filter,
             "initial_prompt": options.initial_prompt,
             "max_new_tokens": options.max_new_tokens,
+            "hotwords": options.hotwords,
         }
         if options.temperature is not None:
             kwargs["temperature"] = options.temperature

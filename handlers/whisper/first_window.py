@@ -111,7 +111,7 @@ def prefetch(
             model.hf_tokenizer, model.model.is_multilingual, task=options.task, language=options.language
         )
         previous = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-        prompt = model.get_prompt(tokenizer, previous, without_timestamps=False, prefix=None, hotwords=None)
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=False, prefix=None, hotwords=options.hotwords)
         cap = model.max_length if options.max_new_tokens is None else len(prompt) + options.max_new_tokens
         if cap > model.max_length:
             continue  # faster-whisper refuses it: let it say so

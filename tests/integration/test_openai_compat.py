@@ -118,3 +118,47 @@ def test_diarized_json_bad_references_are_400_naming_the_field(gw: Gateway, data
             timeout=300,
         )
         assert r.status_code == 400 and word in r.json()["detail"], r.text
+
+
+def test_translations_to_english(client: OpenAI, data_dir: Path) -> None:
+    with (data_dir / "mozilla__DeepSpeech" / "ru.wav").open("rb") as fh:
+        result = client.audio.translations.create(model="whisper-1", file=fh)
+    words = normalize(result.text).split()
+    assert len(words) >= 3 and all(w.isascii() for w in words)  # English words, not Russian ones
+    with (data_dir / "mozilla__DeepSpeech" / "ru.wav").open("rb") as fh:
+        text = client.audio.translations.create(model="whisper-1", file=fh, response_format="text")
+    assert isinstance(text, str) and text.strip()
+
+
+def test_streamed_transcription_sends_deltas_then_done(client: OpenAI, data_dir: Path) -> None:
+    path = data_dir / "snakers4__silero-vad" / "en.wav"  # 60 s: two pieces, two deltas
+    with path.open("rb") as fh:
+        events = list(client.audio.transcriptions.create(model="whisper-1", file=fh, language="en", stream=True))
+    deltas = [e.delta for e in events if e.type == "transcript.text.delta"]
+    done = [e for e in events if e.type == "transcript.text.done"]
+    assert len(deltas) >= 2 and len(done) == 1 and events[-1].type == "transcript.text.done"
+    assert done[0].text == "".join(deltas).strip()
+    with path.open("rb") as fh:
+        whole = client.audio.transcriptions.create(model="whisper-1", file=fh, language="en")
+    assert done[0].text == whole.text
+
+
+def test_hotwords_are_accepted_and_bounded(gw: Gateway, jfk: Path) -> None:
+    data = jfk.read_bytes()
+    ok = httpx.post(
+        f"{gw.url}/audio/transcribe",
+        params={"language": "en", "hotwords": "Americans, country"},
+        files={"file": ("j.flac", data)},
+        timeout=300,
+    )
+    assert ok.status_code == 200 and "country" in normalize(ok.json()["text"])
+    long = "word " * 200
+    for r in (
+        httpx.post(
+            f"{gw.url}/audio/transcribe", params={"hotwords": long}, files={"file": ("j.flac", data)}, timeout=300
+        ),
+        httpx.post(
+            f"{gw.url}/v1/audio/transcriptions", data={"hotwords": long}, files={"file": ("j.flac", data)}, timeout=300
+        ),
+    ):
+        assert r.status_code == 400 and "hotwords" in r.json()["detail"]

@@ -158,3 +158,24 @@ def test_a_worker_killed_under_load_costs_callers_time_not_errors(
         t.join(timeout=280)
     assert results == [200] * 6
     assert _metric(gw, retries) > retried_before  # the kill did hit calls in flight: they were retried
+
+
+def test_a_streamed_transcription_stops_when_its_reader_leaves(gw: Gateway, speech: np.ndarray) -> None:
+    five_minutes = to_wav(np.tile(speech, 8)[: 300 * SR], SR)  # 10 pieces of 30 s
+    before = _whisper_calls(gw)
+    with (
+        httpx.Client(timeout=TIMEOUT) as client,
+        client.stream(
+            "POST",
+            f"{gw.url}/v1/audio/transcriptions",
+            data={"language": "en", "stream": "true"},
+            files={"file": ("long.wav", five_minutes)},
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first = next(line for line in response.iter_lines() if line.startswith("data: "))
+        assert '"transcript.text.delta"' in first
+    # the reader left after the first delta: the pieces not yet sent never are
+    time.sleep(25)
+    answered = _whisper_calls(gw) - before
+    assert answered <= 3, f"{answered:.0f} of 10 pieces were decoded for a reader that had left"  # ~6 if not stopped

@@ -32,11 +32,13 @@ class StreamSession:
         language: str | None,
         sample_rate: int,
         speakers: StreamSpeakers | None = None,
+        hotwords: str | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
         self.language = language
         self.speakers = speakers  # with diarize=true: who spoke when, in the final message
+        self.hotwords = hotwords
         self.state = StreamTranscript(SAMPLE_RATE, settings.ASR_WINDOW_SEC, settings.STREAM_TRIM_SEC)
         self._resampler = (
             None
@@ -100,6 +102,7 @@ class StreamSession:
             # cap one such decode runs to 448 tokens and stalls the stream for seconds.
             max_new_tokens=min(MAX_NEW_TOKENS_LIMIT, int(16 + s.STREAM_TOKENS_PER_SEC * len(audio) / SAMPLE_RATE)),
             initial_prompt=self.state.prompt(),
+            hotwords=self.hotwords,
         )
         result = await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, options.to_params())
         if self.language is None and result.language:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import BinaryIO
 
 from gateway.app.services.audio_budget import AudioBudget
 from gateway.app.services.enhancement import EnhanceOptions, Enhancer
-from gateway.app.services.fanout import run_all
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.pieces import Piece, split_at_quiet
@@ -53,11 +53,18 @@ class Transcriber:
     async def transcribe(
         self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None
     ) -> Transcription:
-        """Transcribe decoded audio at SAMPLE_RATE; with ``enhance``, each piece is denoised first.
+        """Transcribe decoded audio at SAMPLE_RATE; with ``enhance``, each piece is denoised first."""
+        done = [piece async for piece in self.pieces(audio, options, enhance)]
+        return merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)
+
+    async def pieces(
+        self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None
+    ) -> AsyncIterator[tuple[float, Transcription]]:
+        """(offset, result) of each piece, in order, each as soon as it and those before it are done.
 
         Pieces go out together, at most ASR_MAX_PARALLEL_PIECES at a time; only language
-        detection sends the first piece alone (its language then holds for the rest). When
-        the caller goes away, the task is cancelled and pieces not yet sent never are.
+        detection sends the first piece alone (its language then holds for the rest). When the
+        consumer stops (the caller went away), pieces not yet sent never are.
         """
         s = self._settings
         pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)
@@ -75,12 +82,19 @@ class Transcriber:
                 return piece.offset_sec, await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, opts.to_params())
 
         async with self._budget.hold(audio.seconds):
-            done: list[tuple[float, Transcription]] = []
             rest = pieces
             if options.language is None:
-                done.append(await run(pieces[0], options))
-                language = done[0][1].language
+                first = await run(pieces[0], options)
+                yield first
+                language = first[1].language
                 options = options if language is None else replace(options, language=language)
                 rest = pieces[1:]
-            done += await run_all(run(p, options) for p in rest)
-        return merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)
+            tasks = [asyncio.create_task(run(p, options)) for p in rest]
+            try:
+                for task in tasks:  # in order: a later piece may finish first, it waits its turn
+                    yield await task
+            finally:
+                # the consumer stopped or a piece failed: nothing else is sent for this request
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)

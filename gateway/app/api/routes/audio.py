@@ -32,7 +32,7 @@ from gateway.app.services.enhancement import EnhanceOptions
 from gateway.app.services.fanout import run_pair
 from gateway.app.services.metrics import AUDIO_SECONDS
 from wire.languages import parse_language
-from wire.options import BEAM_SIZE_MAX, PROMPT_MAX_CHARS, DecodeOptions
+from wire.options import BEAM_SIZE_MAX, HOTWORDS_MAX_CHARS, PROMPT_MAX_CHARS, DecodeOptions
 
 router = APIRouter(prefix="/audio", tags=["Audio"])
 
@@ -71,6 +71,10 @@ async def transcribe(
     initial_prompt: Annotated[
         str | None, Query(max_length=PROMPT_MAX_CHARS, description="Text that primes spelling and style.")
     ] = None,
+    hotwords: Annotated[
+        str | None,
+        Query(description=f"Words and names to expect (e.g. product names), at most {HOTWORDS_MAX_CHARS} characters."),
+    ] = None,
     enhance: Annotated[bool, Query(description="Denoise before recognition (same request, no extra upload).")] = False,
     enhance_method: Annotated[
         Method | None, Query(description="Denoiser when enhance=true; default: the model's.")
@@ -87,6 +91,7 @@ async def transcribe(
         word_timestamps=word_timestamps,
         vad_filter=vad_filter,
         initial_prompt=initial_prompt,
+        hotwords=hotwords,
     )
     decoded = await decoder.decode(audio.source)
     AUDIO_SECONDS.labels("/audio/transcribe").inc(decoded.seconds)

@@ -6,10 +6,12 @@ As in OpenAI's API, ``language`` is detected when not given.
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from gateway.app.api.deps import DecoderDep, DiarizerDep, SpeakersDep, TenantDep, TranscriberDep, upload_source
 from gateway.app.api.disconnect import until_disconnected
@@ -25,7 +27,8 @@ from gateway.app.services.diarization import DiarizeOptions, letters, speaker_tu
 from gateway.app.services.fanout import run_pair
 from gateway.core.transcript import to_srt, to_vtt
 from wire.languages import LANGUAGE_NAMES, parse_language
-from wire.options import PROMPT_MAX_CHARS, DecodeOptions
+from wire.options import HOTWORDS_MAX_CHARS, PROMPT_MAX_CHARS, DecodeOptions
+from wire.transcript import Transcription
 
 router = APIRouter(prefix="/v1", tags=["OpenAI compatible"])
 
@@ -66,6 +69,13 @@ async def create_transcription(
             alias="known_speaker_references[]", description="diarized_json: a short clip of each voice, as a data URL."
         ),
     ] = None,
+    hotwords: Annotated[
+        str | None,
+        Form(description=f"Words and names to expect (faster-whisper's), at most {HOTWORDS_MAX_CHARS} characters."),
+    ] = None,
+    stream: Annotated[
+        bool, Form(description="Server-sent events: transcript.text.delta per piece, then transcript.text.done.")
+    ] = False,
     chunking_strategy: Annotated[
         str | None, Form(max_length=2000, description="Accepted: long audio is always cut at quiet points here.")
     ] = None,
@@ -79,6 +89,7 @@ async def create_transcription(
         initial_prompt=prompt,
         word_timestamps="word" in granularities or diarized,
         temperature=temperature or None,
+        hotwords=hotwords,
     )
     audio = await decoder.decode(upload_source(file))
     if diarized:
@@ -98,7 +109,14 @@ async def create_transcription(
             ],
         )
         return JSONResponse(body.model_dump())
+    if stream:
+        return StreamingResponse(text_events(transcriber.pieces(audio, options)), media_type="text/event-stream")
     result = await until_disconnected(request, transcriber.transcribe(audio, options))
+    return formatted(result, response_format, granularities)
+
+
+def formatted(result: Transcription, response_format: str, granularities: set[str]) -> Response:
+    """A transcription (or translation) in one of OpenAI's response formats."""
     segments = result.segments
     if response_format == "text":
         return PlainTextResponse(result.text + "\n")
@@ -117,3 +135,21 @@ async def create_transcription(
         words=[w for s in segments for w in s.words or []] if "word" in granularities else None,
     )
     return JSONResponse(verbose.model_dump(exclude_none=True))
+
+
+async def text_events(pieces: AsyncIterator[tuple[float, Transcription]]) -> AsyncIterator[str]:
+    """OpenAI's streamed transcription: a ``transcript.text.delta`` as each piece is done (in order), then
+    ``transcript.text.done``. A client that goes away stops the stream, and with it the pieces not yet sent."""
+    parts: list[str] = []
+    async for _, piece in pieces:
+        delta = "".join(segment.text for segment in piece.segments)
+        if not parts:
+            delta = delta.lstrip()
+        if delta:
+            parts.append(delta)
+            yield _event({"type": "transcript.text.delta", "delta": delta})
+    yield _event({"type": "transcript.text.done", "text": "".join(parts).strip()})
+
+
+def _event(payload: dict[str, str]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

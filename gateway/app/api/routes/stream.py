@@ -26,7 +26,7 @@ from gateway.core.errors import AudioCoreError, InvalidRequest, ModelTimeout, Mo
 from gateway.core.tenancy import DEFAULT_TENANT
 from wire.errors import WireError
 from wire.languages import parse_language
-from wire.options import parse_bool
+from wire.options import HOTWORDS_MAX_CHARS, parse_bool
 
 router = APIRouter(tags=["ASR"])
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ async def ws_asr(
     sample_rate: str = "16000",
     diarize: str = "false",
     known_speakers: str | None = None,
+    hotwords: str | None = None,
 ) -> None:
     """Live speech recognition over WebSocket (PCM16 mono LE in; ready/partial/final/error out)."""
     settings = services.settings
@@ -54,6 +55,8 @@ async def ws_asr(
     try:
         lang = parse_language(language, settings.DEFAULT_LANGUAGE)
         speakers = _speakers(services, ws, diarize, known_speakers)
+        if hotwords is not None and len(hotwords) > HOTWORDS_MAX_CHARS:
+            raise InvalidRequest(f"hotwords must be text of at most {HOTWORDS_MAX_CHARS} characters")
     except (WireError, AudioCoreError) as exc:
         await _refuse(ws, CLOSE.POLICY, exc.detail)
         return
@@ -64,7 +67,7 @@ async def ws_asr(
         with services.streams.slot(key, address):
             ACTIVE_STREAMS.inc()
             try:
-                session = StreamSession(settings, services.torchserve, lang, rate, speakers)
+                session = StreamSession(settings, services.torchserve, lang, rate, speakers, hotwords or None)
                 pump = StreamPump(ws, session, settings)
                 await pump.send({"type": "ready", "sample_rate": rate, "language": lang or "auto"})
                 await pump.run()
