@@ -7,6 +7,7 @@ carries the committed words grouped into turns, each with its speaker. Partials 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ class StreamSpeakers:
         """``segments`` (start, end, speaker, text) and ``speakers`` for the final message."""
         if not self._chunks:
             return {"segments": [], "speakers": []}
-        audio = np.concatenate(self._chunks).astype(np.float32) / PCM16_SCALE
+        audio = await asyncio.to_thread(_joined, self._chunks)  # up to 30 min of audio: off the event loop
         who = await self._diarizer.diarize(self._tenant, audio, self._options)
         segments: list[dict[str, Any]] = []
         for word in transcript.committed:
@@ -60,3 +61,7 @@ class StreamSpeakers:
             for s in who.speakers
         ]
         return {"segments": segments, "speakers": speakers}
+
+
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(chunks).astype(np.float32) / PCM16_SCALE
