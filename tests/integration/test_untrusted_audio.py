@@ -175,7 +175,8 @@ def test_a_streamed_transcription_stops_when_its_reader_leaves(gw: Gateway, spee
         assert response.headers["content-type"].startswith("text/event-stream")
         first = next(line for line in response.iter_lines() if line.startswith("data: "))
         assert '"transcript.text.delta"' in first
-    # the reader left after the first delta: the pieces not yet sent never are
+    # the reader left after the first delta: the pieces not yet sent never are. Those in flight then
+    # (ASR_MAX_PARALLEL_PIECES = 4, and TorchServe batches them, so they finish with the first) may count.
     time.sleep(25)
     answered = _whisper_calls(gw) - before
-    assert answered <= 3, f"{answered:.0f} of 10 pieces were decoded for a reader that had left"  # ~6 if not stopped
+    assert answered <= 4, f"{answered:.0f} of 10 pieces were decoded for a reader that had left"  # 7-8 if not stopped
