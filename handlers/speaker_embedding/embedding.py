@@ -65,7 +65,7 @@ class SpeakerEncoder:
         return result
 
     def embed_many(
-        self, audios: list[np.ndarray], min_voiced: list[float] | None = None
+        self, audios: list[np.ndarray], min_voiced: list[float | None] | None = None
     ) -> list[dict[str, object] | Exception]:
         """Embeddings of many clips with one forward pass of the network over all their partials.
 
@@ -78,7 +78,9 @@ class SpeakerEncoder:
 
         least = min_voiced or [self.config.min_voiced_sec] * len(audios)
         prepared: list[tuple[np.ndarray, float] | Exception] = [
-            self._voiced(a, n) for a, n in zip(audios, least, strict=True)
+            # None: already known not to be speech, no VAD pass spent on it
+            self._voiced(a, n) if n is not None else _NOT_SPEECH
+            for a, n in zip(audios, least, strict=True)
         ]
         mels: list[np.ndarray] = []
         counts: list[int] = []
@@ -127,6 +129,8 @@ class SpeakerEncoder:
             )
         return voiced, voiced_sec
 
+
+_NOT_SPEECH = WireError(ErrorKind.INVALID_AUDIO, "no speech found: not speech")
 
 # Resemblyzer's embed_utterance defaults: 1.3 partial windows per second, keep a last window 75 % full
 _PARTIAL_RATE = 1.3

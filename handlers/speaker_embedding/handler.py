@@ -31,7 +31,7 @@ class SpeakerEmbeddingHandler(AudioModelHandler):
         """Every clip and every span of the batch through one forward pass; answers regrouped per request."""
         config = self.encoder.config
         pieces: list[np.ndarray] = []
-        least: list[float] = []  # voice needed: a whole clip must hold a voice, a span may be silence
+        least: list[float | None] = []  # voice needed (None: not speech); a span may be silence, a clip not
         for audio, spans in jobs:
             if spans is None:
                 pieces.append(audio)
@@ -46,7 +46,7 @@ class SpeakerEmbeddingHandler(AudioModelHandler):
                     mostly_speech = (
                         speech[start:end].mean() >= config.min_span_speech_fraction if end > start else False
                     )
-                    least.append(config.min_span_voiced_sec if mostly_speech else float("inf"))
+                    least.append(config.min_span_voiced_sec if mostly_speech else None)
         embedded = self.encoder.embed_many(pieces, least)
         answers: list[Any] = []
         at = 0

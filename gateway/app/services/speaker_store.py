@@ -207,7 +207,8 @@ class SpeakerStore:
 
     def _import_v1(self) -> None:
         """Copy the rows of the tenant-less tables (if any) into the default tenant, once."""
-        if "speakers" not in inspect(self.engine).get_table_names():
+        tables = inspect(self.engine).get_table_names()
+        if "speakers" not in tables or "speaker_samples" not in tables:
             return
         old = MetaData()
         speakers = Table("speakers", old, autoload_with=self.engine)
