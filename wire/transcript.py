@@ -123,7 +123,20 @@ def _segment(data: Mapping[str, Any]) -> Segment:
         tokens=[int(t) for t in data.get("tokens", [])],
         temperature=_opt_float(data.get("temperature")),
         compression_ratio=_opt_float(data.get("compression_ratio")),
-        words=None
-        if words is None
-        else [Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"])) for w in words],
+        words=None if words is None else [_word(w) for w in words],
+        speaker=_opt_str(data.get("speaker")),
     )
+
+
+def _word(data: Mapping[str, Any]) -> Word:
+    return Word(
+        float(data["start"]),
+        float(data["end"]),
+        str(data["word"]),
+        float(data["probability"]),
+        _opt_str(data.get("speaker")),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -6,7 +6,6 @@ Run it with ``uvicorn --factory gateway.app.main:create_app``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,17 @@ from fastapi.staticfiles import StaticFiles
 from gateway.app.api.errors import install_error_handlers
 from gateway.app.api.limits import BodySizeLimit
 from gateway.app.api.middleware import AccessGate, HostOriginGuard, RequestContext
-from gateway.app.api.routes import audio, diarize, files, health, openai, openai_translations, speaker, stream
+from gateway.app.api.routes import (
+    audio,
+    diarize,
+    files,
+    health,
+    jobs,
+    openai,
+    openai_translations,
+    speaker,
+    stream,
+)
 from gateway.app.api.security import KeyGuard, TokenBuckets
 from gateway.app.services.container import Services
 from gateway.app.services.retention import sweep_forever
@@ -41,13 +50,14 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.create(settings, TorchServeClient(settings, transport))
         app.state.services = services
-        sweeper = asyncio.create_task(sweep_forever(services.store, settings.FILES_TTL_SEC))
+        background = [asyncio.create_task(sweep_forever(services.store, settings.FILES_TTL_SEC))]
+        background += [asyncio.create_task(services.job_runner.run_forever()) for _ in range(settings.JOB_WORKERS)]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:  # a job being worked is handed back for the next replica
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await services.aclose()
 
     app = FastAPI(title="Audio Core API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
@@ -66,7 +76,7 @@ def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTrans
     )
     app.add_middleware(HostOriginGuard, hosts=settings.allowed_hosts, origins=settings.allowed_origins)
     app.add_middleware(RequestContext)
-    for module in (health, files, audio, diarize, speaker, stream, openai, openai_translations):
+    for module in (health, files, audio, diarize, jobs, speaker, stream, openai, openai_translations):
         app.include_router(module.router)
     # A browser page for /ws/asr: microphone -> AudioWorklet -> PCM16 -> partials and final.
     app.mount("/demo", StaticFiles(directory=Path(__file__).parent / "web", html=True), name="demo")

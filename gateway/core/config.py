@@ -199,7 +199,8 @@ class Settings(BaseSettings):
         0.72, ge=-1, le=1, description="Cosine score at or above which two voices are the same speaker (EER point)."
     )
     DATABASE_URL: str = Field(
-        "sqlite:///var/speakers.db", description="SQLAlchemy URL of the speaker store (PostgreSQL when scaled out)."
+        "sqlite:///var/speakers.db",
+        description="SQLAlchemy URL of the speaker store and the jobs (PostgreSQL when scaled out).",
     )
     DIARIZE_MERGE_THRESHOLD: float = Field(
         0.6,
@@ -222,6 +223,41 @@ class Settings(BaseSettings):
     MIC_MAX_SEC: float = Field(30.0, gt=0, le=300, description="Longest recording a request may ask for.")
     MIC_DEVICE: str | None = Field(
         None, description="sounddevice input device name or index; default device when unset."
+    )
+
+    # Jobs and webhooks
+    JOB_WORKERS: int = Field(
+        1, ge=0, le=16, description="Jobs this replica works at once (0: it only takes and answers jobs)."
+    )
+    JOB_MAX_QUEUED: int = Field(
+        20, ge=1, description="Jobs a tenant may have queued or running at once; past it POST /jobs/* gets 429."
+    )
+    JOB_TTL_SEC: float = Field(
+        7 * 86400.0, gt=0, description="Finished jobs, their results and their audio are deleted this long after."
+    )
+    JOB_LEASE_SEC: float = Field(
+        30.0,
+        ge=1,
+        description="A replica holds a running job this long between renewals; a dead replica's job resumes elsewhere after it.",
+    )
+    JOB_POLL_SEC: float = Field(1.0, gt=0, le=60, description="How often an idle replica looks for queued jobs.")
+    JOB_MAX_ATTEMPTS: int = Field(
+        3, ge=1, description="Times a job may be taken up (after crashes or a model server away) before it fails."
+    )
+    JOB_RETRY_SEC: float = Field(
+        5.0, ge=0, description="A job the model server failed waits this long before its next try (doubled each time)."
+    )
+    WEBHOOK_SECRET: str = Field(
+        "", description="HMAC-SHA256 key that signs webhook deliveries; callback_url is refused while it is empty."
+    )
+    WEBHOOK_ALLOW_PRIVATE: bool = Field(
+        False,
+        description="Allow callback URLs on loopback, private and link-local addresses (off: no server-side request forgery).",
+    )
+    WEBHOOK_TIMEOUT_SEC: float = Field(10.0, gt=0, le=120, description="Time allowed for one webhook try.")
+    WEBHOOK_MAX_TRIES: int = Field(6, ge=1, le=20, description="Tries per webhook delivery before it is failed.")
+    WEBHOOK_BACKOFF_SEC: float = Field(
+        2.0, ge=0, description="Wait after the first failed try; doubled after each further one (at most 5 min)."
     )
 
     # Files and limits
@@ -275,6 +311,8 @@ class Settings(BaseSettings):
             parse_api_keys(self.API_KEYS)
         except InvalidRequest as exc:
             problems.append(exc.detail)
+        if self.WEBHOOK_SECRET and len(self.WEBHOOK_SECRET) < 16:
+            problems.append("WEBHOOK_SECRET must be at least 16 characters")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -15,6 +15,8 @@ __all__ = [
     "FeatureDisabled",
     "FileNotFound",
     "InvalidRequest",
+    "JobConflict",
+    "JobNotFound",
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
@@ -23,6 +25,7 @@ __all__ = [
     "SpeakerNotFound",
     "SpeakerStoreFull",
     "StorageFull",
+    "TooManyJobs",
     "UploadTooLarge",
 ]
 
@@ -89,6 +92,28 @@ class FeatureDisabled(AudioCoreError):
 
 class DeviceUnavailable(AudioCoreError):
     detail = "audio device unavailable"
+
+
+class JobNotFound(AudioCoreError):
+    """No such job for this tenant (another tenant's job reads exactly the same)."""
+
+    detail = "job not found"
+
+
+class JobConflict(AudioCoreError):
+    """The job is not in a state that allows this (409, with its status)."""
+
+    def __init__(self, detail: str, status: str) -> None:
+        super().__init__(detail)
+        self.extra = {"status": status}
+
+
+class TooManyJobs(AudioCoreError):
+    """The tenant already has JOB_MAX_QUEUED jobs waiting or running (429 with Retry-After)."""
+
+    def __init__(self, detail: str, retry_after: int = 30) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class ServerBusy(AudioCoreError):

@@ -48,3 +48,27 @@ def test_page_streams_the_microphone_and_shows_the_words(gw: Gateway, jfk: Path,
     [clip] = [c for c in manifest() if c.path == jfk]
     # the words of the recording, give or take one (greedy stream decodes may hear "asked not")
     assert wer([clip.transcript], [final]) <= 0.1, final
+
+
+def test_the_file_panel_shows_progress_and_segments_and_offers_subtitles(gw: Gateway, data_dir: Path) -> None:
+    """A 60 s file dropped on /demo: the progress bar fills, segments appear, the .srt link serves subtitles."""
+    assert CHROMIUM, "Debian chromium is missing: make test installs it (scripts/prereqs.sh)"
+    from playwright.sync_api import sync_playwright
+
+    talk = data_dir / "snakers4__silero-vad" / "en.wav"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{gw.url}/demo/?language=en")
+            page.set_input_files("#file", str(talk))
+            page.wait_for_function("document.title === 'job done'", timeout=240_000)
+            segments = page.locator("#segments li").all_text_contents()
+            progress = page.eval_on_selector("#job-progress", "el => el.value")
+            srt_url = page.get_attribute("#dl-srt", "href") or ""
+            srt = page.evaluate("url => fetch(url).then(r => r.text())", srt_url)
+        finally:
+            browser.close()
+    assert progress == 1 and len(segments) >= 3
+    assert segments[0].startswith("00:00:00") and "dublin" in " ".join(segments).lower()
+    assert srt_url.endswith("/result?format=srt") and srt.startswith("1\n00:00:00,000 --> ")

@@ -15,6 +15,8 @@ from gateway.core.errors import (
     FeatureDisabled,
     FileNotFound,
     InvalidRequest,
+    JobConflict,
+    JobNotFound,
     ModelError,
     ModelTimeout,
     ModelUnavailable,
@@ -23,6 +25,7 @@ from gateway.core.errors import (
     SpeakerNotFound,
     SpeakerStoreFull,
     StorageFull,
+    TooManyJobs,
     UploadTooLarge,
 )
 from wire.errors import STATUS_BY_KIND, ErrorKind, WireError
@@ -35,6 +38,9 @@ STATUS_BY_ERROR: dict[type[AudioCoreError], int] = {
     InvalidRequest: 400,
     FileNotFound: 404,
     SpeakerNotFound: 404,
+    JobNotFound: 404,
+    JobConflict: 409,
+    TooManyJobs: 429,
     FeatureDisabled: 403,
     DeviceBusy: 409,
     SpeakerStoreFull: 409,
@@ -62,7 +68,8 @@ def status_for(exc: AudioCoreError | WireError) -> int:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, (AudioCoreError, WireError))
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, ServerBusy) else None
+    retry_after = getattr(exc, "retry_after", None)  # ServerBusy, TooManyJobs
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     extra = exc.extra if isinstance(exc, AudioCoreError) and exc.extra else {}
     return JSONResponse({"detail": exc.detail, **extra}, status_code=status_for(exc), headers=headers)
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
     DateTime,
+    Engine,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -28,18 +28,17 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     inspect,
     literal,
     select,
 )
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from gateway.app.services.database import create_tables, open_engine
 from gateway.core.errors import SpeakerMismatch, SpeakerNotFound, SpeakerStoreFull
 from gateway.core.speakers import reference_of, score
 from gateway.core.tenancy import DEFAULT_TENANT
@@ -103,29 +102,19 @@ class Enrolled:
 
 
 class SpeakerStore:
-    def __init__(self, url: str, max_samples: int, max_speakers: int) -> None:
-        connect_args: dict[str, object] = {}
-        if url.startswith("sqlite"):
-            connect_args = {"check_same_thread": False, "timeout": 30}
-            db_path = url.split("///", 1)[-1]
-            if db_path and db_path != ":memory:":
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
-        try:
-            Base.metadata.create_all(self.engine)
-        except (IntegrityError, ProgrammingError):
-            # another replica created the tables at the same moment: they exist now
-            Base.metadata.create_all(self.engine)
+    def __init__(self, database: str | Engine, max_samples: int, max_speakers: int) -> None:
+        """``database``: the deployment's engine (shared with the job store), or a URL for a store of its own."""
+        self._owns_engine = isinstance(database, str)
+        self.engine = open_engine(database) if isinstance(database, str) else database
+        create_tables(Base.metadata, self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.max_samples = max_samples
         self.max_speakers = max_speakers
         self._import_v1()
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def enroll(
         self,
@@ -238,16 +227,3 @@ class SpeakerStore:
 
 def _owner(tenant: str, speaker_id: str) -> tuple[Any, Any]:
     return SampleRow.tenant == tenant, SampleRow.speaker_id == speaker_id
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
-
-
-def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-    # SQLite has no row locks: take the write lock up front so writers serialise instead of racing.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -58,16 +58,20 @@ class Transcriber:
         return merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)
 
     async def pieces(
-        self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None
+        self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None, start: int = 0
     ) -> AsyncIterator[tuple[float, Transcription]]:
         """(offset, result) of each piece, in order, each as soon as it and those before it are done.
 
         Pieces go out together, at most ASR_MAX_PARALLEL_PIECES at a time; only language
         detection sends the first piece alone (its language then holds for the rest). When the
-        consumer stops (the caller went away), pieces not yet sent never are.
+        consumer stops (the caller went away), pieces not yet sent never are. ``start`` skips the
+        pieces already done (a resumed job): the cut points depend on the audio alone, so they
+        fall where they fell before.
         """
         s = self._settings
-        pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)
+        pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)[start:]
+        if not pieces:
+            return
         slots = asyncio.Semaphore(s.ASR_MAX_PARALLEL_PIECES)
 
         async def run(piece: Piece, opts: DecodeOptions) -> tuple[float, Transcription]:
@@ -81,7 +85,7 @@ class Transcriber:
                 pcm = await asyncio.to_thread(to_pcm16, samples)
                 return piece.offset_sec, await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, opts.to_params())
 
-        async with self._budget.hold(audio.seconds):
+        async with self._budget.hold(sum(len(p.audio) for p in pieces) / SAMPLE_RATE):
             rest = pieces
             if options.language is None:
                 first = await run(pieces[0], options)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from gateway.app.api.deps import (
     AudioSourceDep,
     DecoderDep,
-    DiarizeOptionsDep,
     DiarizerDep,
     EnhancerDep,
     SettingsDep,
@@ -27,12 +26,11 @@ from gateway.app.api.schemas import (
     TranscribeResponse,
     TranscriptionRaw,
 )
+from gateway.app.api.transcribe_params import EnhanceMethod, TranscribeParamsDep
 from gateway.app.services.diarization import with_speakers
 from gateway.app.services.enhancement import EnhanceOptions
 from gateway.app.services.fanout import run_pair
 from gateway.app.services.metrics import AUDIO_SECONDS
-from wire.languages import parse_language
-from wire.options import BEAM_SIZE_MAX, HOTWORDS_MAX_CHARS, PROMPT_MAX_CHARS, DecodeOptions
 
 router = APIRouter(prefix="/audio", tags=["Audio"])
 
@@ -46,61 +44,25 @@ ERRORS = {
 }
 
 
-Method = Literal["deepfilternet", "noisereduce"]
-
-
 @router.post("/transcribe", response_model=TranscribeResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def transcribe(
     request: Request,
     audio: AudioSourceDep,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
-    settings: SettingsDep,
-    diarization: DiarizeOptionsDep,
+    params: TranscribeParamsDep,
     tenant: TenantDep,
     diarizer: DiarizerDep,
-    language: Annotated[
-        str | None, Query(description="Language code, or 'auto' to detect; default DEFAULT_LANGUAGE.")
-    ] = None,
-    task: Annotated[
-        Literal["transcribe", "translate"], Query(description="'translate' gives English text.")
-    ] = "transcribe",
-    beam_size: Annotated[int, Query(ge=1, le=BEAM_SIZE_MAX, description="Beam width of the decoder.")] = 5,
-    word_timestamps: Annotated[bool, Query(description="Add per-word times to each segment.")] = False,
-    vad_filter: Annotated[bool, Query(description="Drop non-speech before decoding (Silero VAD).")] = False,
-    initial_prompt: Annotated[
-        str | None, Query(max_length=PROMPT_MAX_CHARS, description="Text that primes spelling and style.")
-    ] = None,
-    hotwords: Annotated[
-        str | None,
-        Query(description=f"Words and names to expect (e.g. product names), at most {HOTWORDS_MAX_CHARS} characters."),
-    ] = None,
-    enhance: Annotated[bool, Query(description="Denoise before recognition (same request, no extra upload).")] = False,
-    enhance_method: Annotated[
-        Method | None, Query(description="Denoiser when enhance=true; default: the model's.")
-    ] = None,
-    diarize: Annotated[
-        bool, Query(description="Label every segment (and word) with its speaker; raw.speakers lists them.")
-    ] = False,
 ) -> TranscribeResponse:
     """Transcribe speech (Whisper): any container in, mono SAMPLE_RATE float32 to the model."""
-    options = DecodeOptions(
-        language=parse_language(language, settings.DEFAULT_LANGUAGE),
-        task=task,
-        beam_size=beam_size,
-        word_timestamps=word_timestamps,
-        vad_filter=vad_filter,
-        initial_prompt=initial_prompt,
-        hotwords=hotwords,
-    )
     decoded = await decoder.decode(audio.source)
     AUDIO_SECONDS.labels("/audio/transcribe").inc(decoded.seconds)
-    work = transcriber.transcribe(decoded, options, EnhanceOptions(enhance_method) if enhance else None)
-    if not diarize:
+    work = transcriber.transcribe(decoded, params.options, params.enhance)
+    if params.diarize is None:
         result = await until_disconnected(request, work)
         return TranscribeResponse(text=result.text, raw=TranscriptionRaw.of(result))
     # the two models run side by side: diarization adds its own time only where it is the longer
-    both = run_pair(work, diarizer.diarize(tenant, decoded.samples, diarization))
+    both = run_pair(work, diarizer.diarize(tenant, decoded.samples, params.diarize))
     result, who = await until_disconnected(request, both)
     raw = TranscriptionRaw.of(with_speakers(result, who))
     raw.speakers = DiarizedSpeaker.all_of(who)
@@ -115,7 +77,7 @@ async def enhance(
     enhancer: EnhancerDep,
     store: StoreDep,
     settings: SettingsDep,
-    method: Annotated[Method | None, Query(description="deepfilternet (default) or noisereduce.")] = None,
+    method: Annotated[EnhanceMethod | None, Query(description="deepfilternet (default) or noisereduce.")] = None,
     atten_lim_db: Annotated[
         float | None, Query(gt=0, le=100, description="Most attenuation applied to noise, dB (100: no limit).")
     ] = None,
