@@ -26,7 +26,7 @@ _BAR = 30
 
 def progress_line(view: dict[str, Any]) -> str:
     progress = view["progress"]
-    filled = int(round(progress["fraction"] * _BAR))
+    filled = round(progress["fraction"] * _BAR)
     return (
         f"\r[{'#' * filled}{'.' * (_BAR - filled)}] {progress['fraction'] * 100:5.1f}%  "
         f"{progress['done_sec']:.0f}/{progress['total_sec']:.0f} s  {view['status']:<9}"

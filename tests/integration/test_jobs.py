@@ -149,9 +149,9 @@ def test_a_diarized_job_names_its_speakers(jobs_gw: Gateway, jfk: Path) -> None:
 
 def test_the_client_shows_progress_and_writes_subtitles(jobs_gw: Gateway, jfk: Path, tmp_path: Path) -> None:
     out = tmp_path / "jfk.srt"
+    command = [sys.executable, "-m", "clients.transcribe", str(jfk), "-o", str(out), "--url", jobs_gw.url]
     done = subprocess.run(
-        [sys.executable, "-m", "clients.transcribe", str(jfk), "-o", str(out), "--url", jobs_gw.url]
-        + ["--language", "en", "--poll", "0.2"],
+        [*command, "--language", "en", "--poll", "0.2"],
         capture_output=True,
         text=True,
         timeout=300,
