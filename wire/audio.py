@@ -277,6 +277,15 @@ def from_pcm16(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_SCALE
 
 
+def as_float32(samples: np.ndarray) -> np.ndarray:
+    """Float samples as they are; PCM16 samples (e.g. a memory-mapped file) scaled to float32."""
+    if samples.dtype == np.float32:
+        return samples
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / PCM16_SCALE
+    raise TypeError(f"unexpected sample type {samples.dtype}")
+
+
 def from_wav(data: bytes) -> tuple[np.ndarray, int]:
     """Mono PCM16 WAV bytes (as ``to_wav`` writes them) to float32 samples and their rate."""
     try:

@@ -36,7 +36,7 @@ def split_at_quiet(audio: np.ndarray, sample_rate: int, max_sec: float) -> list[
     while len(audio) - start > max_len:
         lo = start + int(max_len * (1 - SEARCH_FRACTION))
         hi = start + max_len
-        window = audio[lo:hi]
+        window = audio[lo:hi].astype(np.float32)  # float or PCM16 in; squares of int16 would overflow
         n_frames = len(window) // frame
         energy = np.square(window[: n_frames * frame].reshape(n_frames, frame)).mean(axis=1)
         cut = lo + int(np.argmin(energy)) * frame + frame // 2

@@ -34,7 +34,7 @@ from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.errors import AudioCoreError, ModelError, ModelTimeout, ModelUnavailable, ServerBusy
 from gateway.core.jobs import CallbackState, JobStatus, backoff_sec, progress_fraction
 from gateway.core.transcript import merge_pieces
-from wire.audio import DecodedAudio
+from wire.audio import DecodedAudio, as_float32, to_pcm16
 from wire.errors import ErrorKind, WireError
 from wire.transcript import Transcription
 
@@ -59,18 +59,21 @@ class JobAudio:
         temp = self.root / f".{name}.{secrets.token_hex(4)}"
         try:
             with temp.open("wb") as fh:
-                # piece by piece: never a second full-length copy as int16
-                step = SAMPLE_RATE * 60
+                step = SAMPLE_RATE * 60  # a minute at a time: never a second full-length copy
                 for i in range(0, len(samples), step):
-                    fh.write((np.clip(samples[i : i + step], -1.0, 32767 / 32768) * 32768).astype("<i2").tobytes())
+                    fh.write(to_pcm16(samples[i : i + step]))
             os.replace(temp, self.root / name)
         finally:
             temp.unlink(missing_ok=True)
         return name
 
     def read(self, name: str) -> np.ndarray:
-        pcm = np.fromfile(self.root / name, dtype="<i2")
-        return pcm.astype(np.float32) / 32768.0
+        """The job's PCM16, memory-mapped: pieces become floats one at a time, so an hour is never
+        230 MB of float32 in this process (the page cache holds the 115 MB file, shared and evictable)."""
+        path = self.root / name
+        if path.stat().st_size == 0:
+            return np.zeros(0, dtype=np.int16)
+        return np.memmap(path, dtype="<i2", mode="r")
 
     def delete(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
@@ -212,7 +215,8 @@ class JobRunner:
             result = merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)
             speakers = None
             if request.diarize is not None:
-                who = await self._diarizer.diarize(job.tenant, samples, request.diarize)
+                whole = await asyncio.to_thread(as_float32, samples)  # diarization needs it all
+                who = await self._diarizer.diarize(job.tenant, whole, request.diarize)
                 result = with_speakers(result, who)
                 speakers = [asdict(s) for s in who.speakers]
         except _PASSING as exc:

@@ -13,7 +13,7 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.pieces import Piece, split_at_quiet
 from gateway.core.transcript import merge_pieces, silent_piece
-from wire.audio import DecodedAudio, DecodeLimits, decode_audio, is_silent, to_pcm16
+from wire.audio import DecodedAudio, DecodeLimits, as_float32, decode_audio, is_silent, to_pcm16
 from wire.options import DecodeOptions
 from wire.transcript import Transcription
 
@@ -66,7 +66,7 @@ class Transcriber:
         detection sends the first piece alone (its language then holds for the rest). When the
         consumer stops (the caller went away), pieces not yet sent never are. ``start`` skips the
         pieces already done (a resumed job): the cut points depend on the audio alone, so they
-        fall where they fell before.
+        fall where they fell before. ``audio.samples`` may be PCM16 (a job's memory-mapped audio).
         """
         s = self._settings
         pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)[start:]
@@ -76,10 +76,11 @@ class Transcriber:
 
         async def run(piece: Piece, opts: DecodeOptions) -> tuple[float, Transcription]:
             duration = len(piece.audio) / SAMPLE_RATE
-            if is_silent(piece.audio, s.SILENCE_RMS):  # Whisper tends to invent a word or two for silence
-                return piece.offset_sec, silent_piece(duration, opts.language, opts.task)
             async with slots:
-                samples = piece.audio
+                # only the pieces in flight as floats: a job's memory-mapped PCM16 is never whole as floats
+                samples = as_float32(piece.audio)
+                if is_silent(samples, s.SILENCE_RMS):  # Whisper tends to invent a word or two for silence
+                    return piece.offset_sec, silent_piece(duration, opts.language, opts.task)
                 if enhance is not None:
                     samples = await self._enhancer.enhance(samples, SAMPLE_RATE, enhance)
                 pcm = await asyncio.to_thread(to_pcm16, samples)
