@@ -1,11 +1,12 @@
 """A long recording as a job next to the synchronous route, on one stack, one after the other.
 
-    python -m benchmarks.jobs [--minutes 60]     # writes benchmarks/results/jobs.json
+    python -m benchmarks.jobs [--minutes 60]     # results/jobs.json and the jobs section of RESULTS.md
 
 Measures: wall time of /jobs/transcribe (submit to succeeded) ÷ /audio/transcribe on the same
 file; how often progress moved (polled every 0.5 s) against the number of pieces; the gateway's
-resident memory above its idle level while each path works; and the time to the first
-`transcript.text.delta` of the OpenAI route's `stream=true` next to the time of one piece.
+memory while each path works (resident, and anonymous: without page cache); and the time to
+the first `transcript.text.delta` of the OpenAI route's `stream=true` next to the time of one
+piece (the recording's first piece alone through /audio/transcribe).
 The recording is the shared English clips end to end, repeated to length.
 """
 
@@ -26,8 +27,10 @@ import httpx
 import numpy as np
 
 from benchmarks.common import DATA, RESULTS
+from benchmarks.report import JOBS_MARK, jobs_section
 from gateway.core.pieces import split_at_quiet
 from scripts.machine import describe
+from scripts.paths import ROOT
 from scripts.stack import gateway, torchserve
 from wire.audio import read_audio_file, to_wav
 
@@ -51,25 +54,33 @@ def long_recording(minutes: float, folder: Path) -> tuple[Path, float]:
 
 
 class RssPeak:
-    """Peak resident memory of one process while the block runs, sampled every 0.2 s."""
+    """Peak memory of one process while the block runs, sampled every 0.2 s: resident, and anonymous
+    (resident less file-backed pages: a memory-mapped file shows in RSS but is page cache the kernel
+    may drop, not memory the process holds)."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self._proc = psutil.Process(pid)
         self.peak = 0.0
+        self.peak_anon = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def now_mib(self) -> float:
-        return float(self._proc.memory_info().rss) / 2**20
+    def now_mib(self) -> tuple[float, float]:
+        info = self._proc.memory_info()
+        return info.rss / 2**20, (info.rss - info.shared) / 2**20
+
+    def _sample(self) -> None:
+        rss, anon = self.now_mib()
+        self.peak, self.peak_anon = max(self.peak, rss), max(self.peak_anon, anon)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self.now_mib())
+            self._sample()
 
     def __enter__(self) -> RssPeak:
-        self.peak = self.now_mib()
+        self._sample()
         self._thread.start()
         return self
 
@@ -84,7 +95,16 @@ def bench_jobs(url: str, gateway_pid: int, path: Path, seconds: float, piece_sec
     samples = read_audio_file(path, 16000).samples
     pieces = len(split_at_quiet(samples, 16000, piece_sec))
     del samples
-    idle = RssPeak(gateway_pid).now_mib()
+    idle, idle_anon = RssPeak(gateway_pid).now_mib()
+    # the time of one piece: the recording's first piece alone through /audio/transcribe
+    first = split_at_quiet(read_audio_file(path, 16000).samples, 16000, piece_sec)[0].audio
+    one_piece = to_wav(first, 16000)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        client.post(f"{url}/audio/transcribe", params={"language": "en"}, files={"file": ("p.wav", one_piece)})
+        times.append(time.perf_counter() - t0)
+    piece_alone_sec = statistics.median(times)
 
     with RssPeak(gateway_pid) as sync_mem:
         t0 = time.perf_counter()
@@ -116,9 +136,7 @@ def bench_jobs(url: str, gateway_pid: int, path: Path, seconds: float, piece_sec
         job_sec = time.perf_counter() - t0
     assert view["status"] == "succeeded", view
     job_text = client.get(f"{url}{location}/result", params={"format": "text"}).text.strip()
-    # time of one piece: the median gap between progress moves (pieces go out ASR_MAX_PARALLEL_PIECES at a time)
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(updates)]
-    piece_time = statistics.median(gaps) if gaps else job_sec
 
     t0 = time.perf_counter()
     first_delta_sec = None
@@ -143,11 +161,15 @@ def bench_jobs(url: str, gateway_pid: int, path: Path, seconds: float, piece_sec
         "job_over_sync": round(job_sec / sync_sec, 3),
         "progress_updates_seen": len(updates) - 1,
         "first_segment_sec": None if first_segment_sec is None else round(first_segment_sec, 1),
-        "piece_time_sec": round(piece_time, 2),
+        "one_piece_alone_sec": round(piece_alone_sec, 2),
+        "median_progress_gap_sec": round(statistics.median(gaps), 2) if gaps else None,
         "first_sse_delta_sec": None if first_delta_sec is None else round(first_delta_sec, 2),
         "gateway_idle_rss_mib": round(idle),
         "gateway_peak_rss_sync_mib": round(sync_mem.peak),
         "gateway_peak_rss_job_mib": round(job_mem.peak),
+        "gateway_idle_anon_mib": round(idle_anon),
+        "gateway_peak_anon_sync_mib": round(sync_mem.peak_anon),
+        "gateway_peak_anon_job_mib": round(job_mem.peak_anon),
         "job_vs_sync_text_wer": round(wer([sync_text], [job_text]), 4),
     }
 
@@ -164,6 +186,10 @@ def main() -> None:
     result = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": describe(), **row}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "jobs.json").write_text(json.dumps(result, indent=2) + "\n")
+    results_md = ROOT / "benchmarks" / "RESULTS.md"
+    text = results_md.read_text() if results_md.exists() else ""
+    kept = text.split(JOBS_MARK)[0].rstrip("\n")
+    results_md.write_text(kept + "\n\n" + "\n".join(jobs_section(result)))
     print(json.dumps(result, indent=2))
 
 

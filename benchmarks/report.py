@@ -4,7 +4,40 @@ from __future__ import annotations
 
 from scripts.paths import ROOT
 
-__all__ = ["write_markdown"]
+__all__ = ["JOBS_MARK", "jobs_section", "write_markdown"]
+
+JOBS_MARK = "<!-- jobs: python -m benchmarks.jobs rewrites from here to the end -->"
+
+
+def jobs_section(row: dict) -> list[str]:  # type: ignore[type-arg]
+    """A long recording as a job next to /audio/transcribe (benchmarks/jobs.py)."""
+    m = row["machine"]
+    return [
+        JOBS_MARK,
+        f"## A {row['audio_sec'] / 60:.0f}-minute recording as a job vs /audio/transcribe",
+        "",
+        f"Run {row['when']} (`python -m benchmarks.jobs --minutes {row['audio_sec'] / 60:.0f}`) on {m['cpu']}, "
+        f"{m['cores']} cores; the shared English clips end to end, {row['pieces']} pieces; one path after the other.",
+        "",
+        "| measure | value |",
+        "| --- | ---: |",
+        f"| /audio/transcribe wall time | {row['sync_sec']} s |",
+        f"| job wall time, submit to succeeded | {row['job_sec']} s |",
+        f"| job ÷ synchronous | **{row['job_over_sync']}** (goal <= 1.05) |",
+        f"| submit answered (202) after | {row['job_submit_sec']} s |",
+        f"| progress moves seen (polled every 0.5 s) / pieces | {row['progress_updates_seen']} / {row['pieces']} |",
+        f"| first segments visible after | {row['first_segment_sec']} s |",
+        f"| median gap between progress moves | {row['median_progress_gap_sec']} s |",
+        f"| one piece alone through /audio/transcribe | {row['one_piece_alone_sec']} s |",
+        f"| first SSE `transcript.text.delta` (OpenAI route, stream=true, the whole hour uploaded) | "
+        f"{row['first_sse_delta_sec']} s |",
+        f"| gateway RSS idle / peak during sync / peak during job | {row['gateway_idle_rss_mib']} / "
+        f"{row['gateway_peak_rss_sync_mib']} / {row['gateway_peak_rss_job_mib']} MiB |",
+        f"| gateway anonymous memory (RSS less page cache) idle / sync / job | {row['gateway_idle_anon_mib']} / "
+        f"{row['gateway_peak_anon_sync_mib']} / {row['gateway_peak_anon_job_mib']} MiB |",
+        f"| WER of the job's text against the synchronous text | {row['job_vs_sync_text_wer']:.2%} |",
+        "",
+    ]
 
 
 def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
@@ -96,5 +129,6 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         "",
         *(f"- {name}: {mib}" for name, mib in result["peak_rss_mib"].items()),
         "",
+        *(jobs_section(result["jobs"]) if result.get("jobs") else []),
     ]
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))

@@ -7,6 +7,7 @@
 - Enhancement: real-time factor of each method, through /audio/enhance and in-process.
 - Speaker verification: latency of /speaker/verify with a reference file and against
   an enrolled speaker.
+- Jobs: a one-hour recording as a job next to /audio/transcribe (benchmarks/jobs.py).
 - Live streams: word latency and final WER of /ws/asr next to WhisperLive, ramping up the
   number of simultaneous real-time streams (benchmarks/streams.py).
 
@@ -27,6 +28,7 @@ import httpx
 
 from benchmarks.common import CLIPS, DATA, RESULTS, PeakMemory, worker_models
 from benchmarks.enhance_verify import bench_enhance, bench_verify
+from benchmarks.jobs import bench_jobs, long_recording
 from benchmarks.report import write_markdown
 from benchmarks.streams import (
     STREAM_CLIP,
@@ -49,6 +51,7 @@ STREAM_LEVELS = (1, 2, 3, 4, 6, 8)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--job-minutes", type=float, default=60.0, help="length of the jobs benchmark's recording")
     args = parser.parse_args()
 
     from faster_whisper import WhisperModel
@@ -65,7 +68,8 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         # the model API is on for this run only: the batching-off pass registers a second whisper
         torchserve(Path(tmp) / "ts", extra_config={"enable_model_api": "true"}) as ts,
-        gateway(ts, Path(tmp) / "gw") as gw,
+        # an hour of 16 kHz PCM16 WAV (the jobs benchmark) is 115 MB
+        gateway(ts, Path(tmp) / "gw", env={"MAX_UPLOAD_BYTES": str(2**30)}) as gw,
         PeakMemory({"gateway": gw.process.pid, "torchserve": ts.process.pid}, worker_models(ts)) as memory,
     ):
         client = httpx.Client(timeout=600)
@@ -105,6 +109,8 @@ def main() -> None:
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
         ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
         nobatch_rows = bench_without_batching(ts, Path(tmp))
+        long_path, long_sec = long_recording(args.job_minutes, Path(tmp))
+        jobs_row = bench_jobs(gw.url, gw.process.pid, long_path, long_sec)
     # The peer runs alone, after our stack has stopped, so neither competes for the cores.
     with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
         peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
@@ -138,6 +144,7 @@ def main() -> None:
         "throughput_batch_size_1": nobatch_rows,
         "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
+        "jobs": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": describe(), **jobs_row},
         "max_realtime_streams_p95_le_2s": {
             "audio_core": max_streams(stream_rows),
             "whisper_live": max_streams(live_rows),

@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY wire wire
 COPY gateway gateway
 COPY clients clients
+COPY ts_gate ts_gate
 COPY handlers handlers
 COPY model-store/build.py model-store/build.py
 COPY model-store/config.properties model-store/config.properties
@@ -28,7 +29,9 @@ RUN pip install --no-compile ".[serve]" \
     && rm -rf model-store/weights model-store/.staging \
     && mkdir -p logs && chown -R model-server logs
 USER 10002
-EXPOSE 8080 8081 8082
+EXPOSE 8080 8082
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 CMD ["curl", "-fsS", "http://127.0.0.1:8080/ping"]
-# The model list comes from model-store/build.py (MODELS), the one place it is kept.
-CMD ["sh", "-c", "exec torchserve --start --foreground --ncs --disable-token-auth --model-store model-store --ts-config model-store/config.properties --models $(python model-store/build.py --list)"]
+# ts_gate (port 8080, TS_GATE_TOKEN required) runs TorchServe as its child and ends with it. TorchServe's
+# own token keys are random per start and expire, so they cannot come from a Secret: the gate is the
+# token check. The model list comes from model-store/build.py (MODELS), the one place it is kept.
+CMD ["sh", "-c", "exec python -m ts_gate -- torchserve --start --foreground --ncs --disable-token-auth --model-store model-store --ts-config model-store/config.properties --models $(python model-store/build.py --list)"]

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway.core.errors import InvalidRequest
 from gateway.core.tenancy import KeyEntry, parse_api_keys
 from wire.envelope import MODEL_SAMPLE_RATE
+from wire.gate import check_gate_token, is_placeholder
 
 __all__ = ["SAMPLE_RATE", "Settings", "get_settings"]
 
@@ -158,7 +159,12 @@ class Settings(BaseSettings):
     # Model server
     TORCHSERVE_URL: str = Field("http://127.0.0.1:8080", description="TorchServe inference API.")
     TORCHSERVE_MANAGEMENT_URL: str = Field(
-        "http://127.0.0.1:8081", description="TorchServe management API, used by /ready only."
+        "http://127.0.0.1:8081",
+        description="TorchServe management API, read by /ready only (behind ts_gate: the same URL as TORCHSERVE_URL).",
+    )
+    TORCHSERVE_TOKEN: str = Field(
+        "",
+        description="Bearer token for TorchServe's gate (ts_gate) in a deployment; empty: TorchServe is on loopback.",
     )
     TORCHSERVE_CONNECT_TIMEOUT_SEC: float = Field(3.0, gt=0, description="Connect timeout to TorchServe.")
     TORCHSERVE_TIMEOUT_SEC: float = Field(
@@ -311,8 +317,13 @@ class Settings(BaseSettings):
             parse_api_keys(self.API_KEYS)
         except InvalidRequest as exc:
             problems.append(exc.detail)
-        if self.WEBHOOK_SECRET and len(self.WEBHOOK_SECRET) < 16:
-            problems.append("WEBHOOK_SECRET must be at least 16 characters")
+        if self.TORCHSERVE_TOKEN:
+            try:
+                check_gate_token(self.TORCHSERVE_TOKEN, "TORCHSERVE_TOKEN")
+            except ValueError as exc:
+                problems.append(str(exc))
+        if self.WEBHOOK_SECRET and (len(self.WEBHOOK_SECRET) < 16 or is_placeholder(self.WEBHOOK_SECRET)):
+            problems.append("WEBHOOK_SECRET must be at least 16 characters and not the shipped placeholder")
         if problems:
             raise ValueError("; ".join(problems))
         return self

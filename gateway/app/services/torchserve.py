@@ -51,6 +51,8 @@ class TorchServeClient:
                 max_keepalive_connections=settings.TORCHSERVE_MAX_CONNECTIONS,
             ),
             transport=transport,
+            # behind ts_gate (a deployment) every call carries the token; on loopback (make up) none is needed
+            headers={"Authorization": f"Bearer {settings.TORCHSERVE_TOKEN}"} if settings.TORCHSERVE_TOKEN else None,
         )
 
     async def aclose(self) -> None:
@@ -161,6 +163,9 @@ def _raise_for(model: str, response: httpx.Response) -> NoReturn:
         raise WireError(ErrorKind.TOO_LARGE, "the audio is too large for one model request")
     if status in _UNAVAILABLE:
         raise ModelUnavailable(f"model '{model}' is not available")
+    if status == 401:  # the gateway's TORCHSERVE_TOKEN is not the gate's: an operator's fix, not the caller's
+        log.error("TorchServe's gate refused this gateway's token: check TORCHSERVE_TOKEN against TS_GATE_TOKEN")
+        raise ModelUnavailable("model server refused this gateway")
     if status in (408, 504):
         raise ModelTimeout(f"model '{model}' did not answer in time")
     log.error("model %s answered %s: %s", model, status, response.text[:200])

@@ -58,7 +58,12 @@ class Transcriber:
         return merge_pieces(done, duration=audio.seconds, warnings=audio.warnings)
 
     async def pieces(
-        self, audio: DecodedAudio, options: DecodeOptions, enhance: EnhanceOptions | None = None, start: int = 0
+        self,
+        audio: DecodedAudio,
+        options: DecodeOptions,
+        enhance: EnhanceOptions | None = None,
+        start: int = 0,
+        first_alone: bool = False,
     ) -> AsyncIterator[tuple[float, Transcription]]:
         """(offset, result) of each piece, in order, each as soon as it and those before it are done.
 
@@ -67,6 +72,8 @@ class Transcriber:
         consumer stops (the caller went away), pieces not yet sent never are. ``start`` skips the
         pieces already done (a resumed job): the cut points depend on the audio alone, so they
         fall where they fell before. ``audio.samples`` may be PCM16 (a job's memory-mapped audio).
+        ``first_alone`` sends the first piece on its own even when the language is known, so its
+        text comes back after one piece's time, not a whole batch's (streamed answers want that).
         """
         s = self._settings
         pieces = split_at_quiet(audio.samples, SAMPLE_RATE, s.ASR_PIECE_SEC)[start:]
@@ -88,7 +95,7 @@ class Transcriber:
 
         async with self._budget.hold(sum(len(p.audio) for p in pieces) / SAMPLE_RATE):
             rest = pieces
-            if options.language is None:
+            if options.language is None or first_alone:
                 first = await run(pieces[0], options)
                 yield first
                 language = first[1].language

@@ -72,7 +72,7 @@ class WebhookSender:
     async def _judge(self, target: CallbackTarget) -> None:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+        except (OSError, UnicodeError, ValueError):  # no such name, an invalid one, or a NUL in it
             raise InvalidRequest(f"callback_url's host {target.host!r} does not resolve") from None
         if self._allow_private:
             return

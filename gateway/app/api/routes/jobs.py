@@ -82,7 +82,7 @@ async def submit(
     return JobView.of(job, segments_from=0)
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=JOB_ERRORS)  # type: ignore[arg-type]
 async def list_jobs(
     jobs: JobsDep,
     tenant: TenantDep,

@@ -110,7 +110,9 @@ async def create_transcription(
         )
         return JSONResponse(body.model_dump())
     if stream:
-        return StreamingResponse(text_events(transcriber.pieces(audio, options)), media_type="text/event-stream")
+        return StreamingResponse(
+            text_events(transcriber.pieces(audio, options, first_alone=True)), media_type="text/event-stream"
+        )
     result = await until_disconnected(request, transcriber.transcribe(audio, options))
     return formatted(result, response_format, granularities)
 
