@@ -66,14 +66,15 @@ def test_a_dead_replicas_job_resumes_elsewhere_and_the_dead_one_cannot_write(
     clock.now += LEASE + 1  # A stopped renewing
     taken = b.claim("B", LEASE, 3)
     assert taken is not None and taken.id == job_id and taken.attempts == 2
-    assert taken.pieces == [(0.0, piece)] and taken.done_sec == 25.0  # resumes after the piece A wrote
+    assert taken.done_sec == 25.0  # resumes after the piece A wrote
+    assert [(p.index, p.offset, p.transcription) for p in b.pieces(job_id)] == [(0, 0.0, piece)]
     # A wakes up again: nothing it writes lands, and it cannot finish the job
     assert not a.add_piece(job_id, "A", 25.0, piece, 50.0, None)
     assert not a.finish(job_id, "A", result={"transcription": {}})
     assert not a.renew(job_id, "A", LEASE)
     assert b.finish(job_id, "B", result={"transcription": {"text": "x"}})
     done = b.get("t1", job_id)
-    assert done.status == JobStatus.SUCCEEDED and done.done_sec == 60.0 and len(done.pieces) == 1
+    assert done.status == JobStatus.SUCCEEDED and done.done_sec == 60.0 and len(b.pieces(job_id)) == 1
 
 
 def test_a_job_abandoned_too_often_fails_and_its_webhook_is_still_due(
@@ -198,3 +199,14 @@ def test_finished_jobs_expire_after_the_ttl_unless_a_delivery_is_due(
         a.get("t1", plain)
     assert a.get("t1", hooked).callback_state == CallbackState.PENDING
     assert a.get("t1", waiting).status == JobStatus.QUEUED
+
+
+def test_pieces_are_numbered_by_segment_so_a_poll_reads_only_the_new_ones(replicas: tuple[JobStore, JobStore]) -> None:
+    a, _ = replicas
+    job_id = submit(a)
+    a.claim("A", LEASE, 3)
+    for n, count in enumerate((3, 0, 2)):  # a silent piece has no segments
+        a.add_piece(job_id, "A", n * 28.0, {"segments": [{}] * count}, (n + 1) * 28.0, None)
+    assert [(p.index, p.first_segment) for p in a.pieces(job_id)] == [(0, 0), (1, 3), (2, 3)]
+    assert [p.index for p in a.pieces(job_id, from_segment=3)] == [2]
+    assert a.pieces(job_id, from_segment=5) == []

@@ -8,9 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gateway.app.api.schemas import DiarizedSpeaker, TranscribeResponse, TranscriptionRaw
-from gateway.app.services.job_store import Job
+from gateway.app.services.job_store import Job, Piece
 from gateway.core.jobs import JobStatus, progress_fraction
-from gateway.core.transcript import merge_pieces
 from wire.transcript import Segment, Transcription
 
 __all__ = ["JobList", "JobView", "transcribe_response_of", "transcription_of"]
@@ -47,16 +46,8 @@ class JobView(BaseModel):
     result_url: str | None = Field(None, description="Where the result is, once succeeded.")
 
     @classmethod
-    def of(cls, job: Job, segments_from: int | None = None) -> JobView:
-        segments = None
-        if segments_from is not None:
-            done = [(offset, Transcription.from_dict(p)) for offset, p in job.pieces]
-            if job.result is not None:
-                segments = transcription_of(job).segments[segments_from:]
-            elif done:
-                segments = merge_pieces(done, duration=job.total_sec).segments[segments_from:]
-            else:
-                segments = []
+    def of(cls, job: Job, segments: list[Segment] | None = None) -> JobView:
+        """``segments``: those to show (see ``segments_of``); None leaves them out (lists)."""
         callback = None
         if job.callback_url:
             callback = JobCallback(
@@ -84,6 +75,19 @@ class JobView(BaseModel):
             callback=callback,
             result_url=f"/jobs/{job.id}/result" if job.status == JobStatus.SUCCEEDED else None,
         )
+
+
+def segments_of(job: Job, pieces: list[Piece], segments_from: int) -> list[Segment]:
+    """The job's segments from index ``segments_from`` on: from the result once there is one, else
+    from the finished pieces (only those holding such segments are read), shifted to file time."""
+    if job.result is not None:
+        return transcription_of(job).segments[segments_from:]
+    out = []
+    for piece in pieces:
+        for k, segment in enumerate(Transcription.from_dict(piece.transcription).segments):
+            if piece.first_segment + k >= segments_from:
+                out.append(segment.shifted(piece.offset, piece.first_segment + k))
+    return out
 
 
 class JobList(BaseModel):

@@ -195,7 +195,8 @@ class JobRunner:
         try:
             samples = await asyncio.to_thread(self._audio.read, job.audio_path)
             audio = DecodedAudio(samples, SAMPLE_RATE, tuple(job.request.get("warnings", ())))
-            done = [(offset, Transcription.from_dict(piece)) for offset, piece in job.pieces]
+            stored = await asyncio.to_thread(self._store.pieces, job.id)
+            done = [(p.offset, Transcription.from_dict(p.transcription)) for p in stored]
             if done:
                 log.info("jobs: %s resumes after %d piece(s) (%.0f s)", job.id, len(done), job.done_sec)
             pieces = self._transcriber.pieces(audio, request.options, request.enhance, start=len(done))

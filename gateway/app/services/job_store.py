@@ -21,14 +21,28 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Float, Index, Integer, String, Text, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from gateway.app.services.database import create_tables
 from gateway.core.errors import JobConflict, JobNotFound, TooManyJobs
 from gateway.core.jobs import ACTIVE, TERMINAL, CallbackState, JobStatus
 
-__all__ = ["Job", "JobStore", "new_job_id"]
+__all__ = ["Job", "JobStore", "Piece", "new_job_id"]
 
 
 class Base(DeclarativeBase):
@@ -50,7 +64,6 @@ class JobRow(Base):
     audio_path: Mapped[str] = mapped_column(String(255))  # PCM16 at SAMPLE_RATE, relative to the jobs folder
     total_sec: Mapped[float] = mapped_column(Float)
     done_sec: Mapped[float] = mapped_column(Float, default=0.0)
-    pieces: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [[offset, transcription], ...] in order
     result: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: as /audio/transcribe answers
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
@@ -66,6 +79,27 @@ class JobRow(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class PieceRow(Base):
+    """One finished piece of a job: appended as it is done, so a piece costs one insert, not a rewrite."""
+
+    __tablename__ = "job_pieces"
+
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[float] = mapped_column(Float)
+    first_segment: Mapped[int] = mapped_column(Integer)  # index of its first segment in the whole transcript
+    segment_count: Mapped[int] = mapped_column(Integer)
+    transcription: Mapped[str] = mapped_column(Text)  # JSON, as the model answered (piece-relative times)
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    offset: float
+    first_segment: int
+    transcription: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Job:
     """A snapshot of one job row, decoded."""
@@ -78,7 +112,6 @@ class Job:
     audio_path: str
     total_sec: float
     done_sec: float
-    pieces: list[tuple[float, dict[str, Any]]]
     result: dict[str, Any] | None
     error: str | None
     created_at: float
@@ -102,7 +135,6 @@ class Job:
             audio_path=row.audio_path,
             total_sec=row.total_sec,
             done_sec=row.done_sec,
-            pieces=[(float(offset), piece) for offset, piece in json.loads(row.pieces)],
             result=json.loads(row.result) if row.result else None,
             error=row.error,
             created_at=row.created_at,
@@ -156,7 +188,6 @@ class JobStore:
                 audio_path=audio_path,
                 total_sec=total_sec,
                 done_sec=0.0,
-                pieces="[]",
                 created_at=self._clock(),
                 attempts=0,
                 callback_url=callback_url,
@@ -181,6 +212,16 @@ class JobStore:
             if row is None or row.tenant != tenant:
                 raise JobNotFound()
             return Job.of(row)
+
+    def pieces(self, job_id: str, from_segment: int = 0) -> list[Piece]:
+        """The job's finished pieces in order, all of them (silent ones too) from 0; from a later
+        ``from_segment``, only those holding segments at or after it."""
+        query = select(PieceRow).where(PieceRow.job_id == job_id)
+        if from_segment > 0:
+            query = query.where(PieceRow.first_segment + PieceRow.segment_count > from_segment)
+        with self._session() as session:
+            rows = session.scalars(query.order_by(PieceRow.index)).all()
+            return [Piece(r.index, r.offset, r.first_segment, json.loads(r.transcription)) for r in rows]
 
     def page(self, tenant: str, limit: int, after: str | None = None) -> list[Job]:
         """The tenant's jobs, newest first; ``after``: the last job id of the previous page."""
@@ -259,7 +300,21 @@ class JobStore:
             row = self._owned(session, job_id, owner)
             if row is None or row.status != JobStatus.RUNNING:
                 return False
-            row.pieces = json.dumps([*json.loads(row.pieces), [offset, piece]])
+            count, segments = session.execute(
+                select(func.count(), func.coalesce(func.sum(PieceRow.segment_count), 0)).where(
+                    PieceRow.job_id == job_id
+                )
+            ).one()
+            session.add(
+                PieceRow(
+                    job_id=job_id,
+                    index=count,
+                    offset=offset,
+                    first_segment=segments,
+                    segment_count=len(piece.get("segments", [])),
+                    transcription=json.dumps(piece),
+                )
+            )
             row.done_sec = min(row.total_sec, done_sec)
             if language is not None:  # a detected language holds for the pieces after a restart too
                 request = json.loads(row.request)
@@ -320,8 +375,13 @@ class JobStore:
                 JobRow.finished_at < older_than,
                 or_(JobRow.callback_state.is_(None), JobRow.callback_state != CallbackState.PENDING),
             )
-            paths = list(session.scalars(select(JobRow.audio_path).where(ended)).all())
-            session.execute(delete(JobRow).where(ended))
+            ids, paths = [], []
+            for job_id, path in session.execute(select(JobRow.id, JobRow.audio_path).where(ended)):
+                ids.append(job_id)
+                paths.append(path)
+            if ids:
+                session.execute(delete(PieceRow).where(PieceRow.job_id.in_(ids)))
+                session.execute(delete(JobRow).where(JobRow.id.in_(ids)))
             return paths
 
     # Helpers -----------------------------------------------------------------

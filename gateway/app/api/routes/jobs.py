@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Query, Response
 
 from gateway.app.api.deps import AudioSourceDep, DecoderDep, ServicesDep, SettingsDep, TenantDep
-from gateway.app.api.job_schemas import JobList, JobView, transcribe_response_of, transcription_of
+from gateway.app.api.job_schemas import JobList, JobView, segments_of, transcribe_response_of, transcription_of
 from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.routes.openai import formatted
 from gateway.app.api.schemas import ErrorResponse
@@ -79,7 +79,7 @@ async def submit(
         raise
     runner.wake()
     response.headers["Location"] = f"/jobs/{job.id}"
-    return JobView.of(job, segments_from=0)
+    return JobView.of(job, segments=[])
 
 
 @router.get("", response_model=JobList, responses=JOB_ERRORS)  # type: ignore[arg-type]
@@ -107,7 +107,8 @@ async def get_job(
 ) -> JobView:
     """The job's status, progress, and the segments finished so far."""
     job = await asyncio.to_thread(jobs.get, tenant, job_id)
-    return JobView.of(job, segments_from=segments_from)
+    pieces = [] if job.result is not None else await asyncio.to_thread(jobs.pieces, job.id, segments_from)
+    return JobView.of(job, segments_of(job, pieces, segments_from))
 
 
 ResultFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
