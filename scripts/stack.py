@@ -169,19 +169,40 @@ def gateway(ts: TorchServe, workdir: Path, env: dict[str, str] | None = None, ti
         "DATABASE_URL": f"sqlite:///{workdir / 'speakers.db'}",
         **(env or {}),
     }
-    log = (workdir / f"gateway-{port}.out").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway"],
-        cwd=ROOT,
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    with _python_process(["-m", "gateway"], full_env, workdir / f"gateway-{port}.out") as process:
         _wait("gateway", process, timeout, lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200)
         yield Gateway(url, process, storage)
+
+
+@contextmanager
+def ts_gate(ts: TorchServe, workdir: Path, token: str, timeout: float = 30) -> Iterator[str]:
+    """ts_gate (the token door deployments put in front of TorchServe) in front of ``ts``; yields its URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "TS_GATE_TOKEN": token,
+        "TS_GATE_HOST": "127.0.0.1",
+        "TS_GATE_PORT": str(port),
+        "TS_GATE_INFERENCE_URL": ts.inference_url,
+        "TS_GATE_MANAGEMENT_URL": ts.management_url,
+    }
+    url = f"http://127.0.0.1:{port}"
+    with _python_process(["-m", "ts_gate"], env, workdir / "ts_gate.out") as process:
+        _wait("ts_gate", process, timeout, lambda: httpx.get(f"{url}/ping", timeout=5).status_code == 200)
+        yield url
+
+
+@contextmanager
+def _python_process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python ARGS`` in the repository, output to ``log_path``, in its own session; stopped on exit."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield process
     finally:
         _stop(process)
         log.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.stack import ROOT, TorchServe, _stop, _wait, free_port, gateway
+from scripts.stack import ROOT, TorchServe, free_port, gateway, ts_gate
 from tests.gateway.app_client import app_client
 
 TOKEN = secrets.token_hex(24)
@@ -20,31 +20,8 @@ TOKEN = secrets.token_hex(24)
 
 @pytest.fixture(scope="module")
 def gate(ts_server: TorchServe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "TS_GATE_TOKEN": TOKEN,
-        "TS_GATE_HOST": "127.0.0.1",
-        "TS_GATE_PORT": str(port),
-        "TS_GATE_INFERENCE_URL": ts_server.inference_url,
-        "TS_GATE_MANAGEMENT_URL": ts_server.management_url,
-    }
-    log = (tmp_path_factory.mktemp("gate") / "gate.out").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ts_gate"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait("ts_gate", process, 30, lambda: httpx.get(f"{url}/ping", timeout=5).status_code == 200)
+    with ts_gate(ts_server, tmp_path_factory.mktemp("gate"), TOKEN) as url:
         yield url
-    finally:
-        _stop(process)
-        log.close()
 
 
 def test_a_gateway_with_the_token_works_through_the_gate(
