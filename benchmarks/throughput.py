@@ -18,7 +18,7 @@ from handlers.whisper.asr import resolve_device
 from scripts.paths import ROOT, WHISPER_WEIGHTS
 from scripts.stack import gateway
 
-__all__ = ["bench_throughput", "bench_without_batching", "peer_server", "plot"]
+__all__ = ["bench_engine", "bench_throughput", "bench_without_batching", "peer_server", "plot"]
 
 
 def bench_throughput(
@@ -149,6 +149,19 @@ def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
         httpx.delete(f"{ts.management_url}/models/whisper_nobatch", timeout=120)
 
 
+def bench_engine(engine: str, tmp: Path) -> list[dict[str, object]]:
+    """The same throughput run on a TorchServe whose whisper handler runs ``engine`` (WHISPER_ENGINE).
+
+    Run it when no other stack is up: the two would share the cores."""
+    from scripts.stack import torchserve
+
+    with (
+        torchserve(tmp / f"ts-{engine}", env={"WHISPER_ENGINE": engine}) as ts,
+        gateway(ts, tmp / f"gw-{engine}") as gw,
+    ):
+        return bench_throughput(gw.url, (1, 4, 8), 16)
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -171,22 +184,35 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main() -> None:
-    """Batching on and off through the API in one run: ``python -m benchmarks.throughput``."""
+    """``python -m benchmarks.throughput``: batching on and off through the API in one run;
+    ``--engines``: faster-whisper and openai-whisper side by side instead."""
+    import argparse
     import tempfile
 
     from scripts.stack import torchserve
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        torchserve(Path(tmp) / "ts", extra_config={"enable_model_api": "true"}) as ts,
-        gateway(ts, Path(tmp) / "gw") as gw,
-    ):
-        on = bench_throughput(gw.url, (1, 4, 8), 16)
-        off = bench_without_batching(ts, Path(tmp))
-    for a, b in zip(on, off, strict=False):
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--engines", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.engines:
+            first = bench_engine("faster-whisper", Path(tmp))
+            second = bench_engine("openai-whisper", Path(tmp))
+            labels = ("faster-whisper", "openai-whisper")
+        else:
+            with (
+                torchserve(Path(tmp) / "ts", extra_config={"enable_model_api": "true"}) as ts,
+                gateway(ts, Path(tmp) / "gw") as gw,
+            ):
+                first = bench_throughput(gw.url, (1, 4, 8), 16)
+                second = bench_without_batching(ts, Path(tmp))
+            labels = ("batching on", "off")
+    for a, b in zip(first, second, strict=False):
         ratio = cast(float, a["audio_sec_per_sec"]) / cast(float, b["audio_sec_per_sec"])
         print(
-            f"{a['concurrency']} clients: batching on {a['audio_sec_per_sec']} audio-s/s, off {b['audio_sec_per_sec']}: {ratio:.2f}x"
+            f"{a['concurrency']} clients: {labels[0]} {a['audio_sec_per_sec']} audio-s/s "
+            f"(p95 {a['latency_p95_sec']} s), {labels[1]} {b['audio_sec_per_sec']} (p95 {b['latency_p95_sec']} s): "
+            f"{ratio:.2f}x"
         )
 
 

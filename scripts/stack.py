@@ -88,8 +88,13 @@ def _properties(path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeout: float = 300) -> Iterator[TorchServe]:
-    """A TorchServe serving every model in model-store/, ready when this yields."""
+def torchserve(
+    workdir: Path,
+    extra_config: dict[str, str] | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> Iterator[TorchServe]:
+    """A TorchServe serving every model in model-store/, ready when this yields (``env``: e.g. WHISPER_ENGINE)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("inference", "management", "metrics", "grpc_inference", "grpc_management")}
     # the one template (model-store/config.properties), with this stack's own ports and paths
@@ -107,8 +112,9 @@ def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeou
     (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
-    env = {
+    full_env = {
         **os.environ,
+        **(env or {}),
         "TMPDIR": str(tmp),
         "TEMP": str(tmp),
         "LOG_LOCATION": str(workdir / "logs"),
@@ -130,7 +136,7 @@ def torchserve(workdir: Path, extra_config: dict[str, str] | None = None, timeou
             model_names(),
         ],
         cwd=workdir,
-        env=env,
+        env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
