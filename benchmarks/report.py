@@ -40,6 +40,25 @@ def jobs_section(row: dict) -> list[str]:  # type: ignore[type-arg]
     ]
 
 
+def _engines_section(result: dict) -> list[str]:  # type: ignore[type-arg]
+    """faster-whisper (the main run) and openai-whisper (a stack of its own) through the same API."""
+    rows = result.get("throughput_openai_whisper_engine")
+    if not rows:
+        return []
+    return [
+        "## Engines side by side (/audio/transcribe, same clips, same weights)",
+        "",
+        "| clients | faster-whisper audio s/s | p95 s | openai-whisper audio s/s | p95 s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {a['concurrency']} | {a['audio_sec_per_sec']} | {a['latency_p95_sec']} | {b['audio_sec_per_sec']} | "
+            f"{b['latency_p95_sec']} |"
+            for a, b in zip(result["throughput"], rows, strict=False)
+        ),
+        "",
+    ]
+
+
 def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
     m = result["machine"]
     lines = [
@@ -125,6 +144,7 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
             )
         ),
         "",
+        *_engines_section(result),
         "## Peak resident memory during the run (MiB)",
         "",
         *(f"- {name}: {mib}" for name, mib in result["peak_rss_mib"].items()),

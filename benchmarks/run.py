@@ -38,7 +38,7 @@ from benchmarks.streams import (
     offline_reference,
     whisper_live_server,
 )
-from benchmarks.throughput import bench_throughput, bench_without_batching, peer_server, plot
+from benchmarks.throughput import bench_engine, bench_throughput, bench_without_batching, peer_server, plot
 from handlers.whisper.asr import resolve_device
 from scripts.machine import describe
 from scripts.paths import ROOT, WHISPER_WEIGHTS
@@ -111,6 +111,9 @@ def main() -> None:
         nobatch_rows = bench_without_batching(ts, Path(tmp))
         long_path, long_sec = long_recording(args.job_minutes, Path(tmp))
         jobs_row = bench_jobs(gw.url, gw.process.pid, long_path, long_sec)
+    # The PyTorch engine runs on a stack of its own, after ours has stopped, so neither competes for the cores.
+    with tempfile.TemporaryDirectory() as tmp:
+        openai_engine_rows = bench_engine("openai-whisper", Path(tmp))
     # The peer runs alone, after our stack has stopped, so neither competes for the cores.
     with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
         peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
@@ -142,6 +145,7 @@ def main() -> None:
         },
         "throughput": throughput_rows,
         "throughput_batch_size_1": nobatch_rows,
+        "throughput_openai_whisper_engine": openai_engine_rows,
         "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},
         "jobs": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": describe(), **jobs_row},
