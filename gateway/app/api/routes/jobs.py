@@ -22,6 +22,8 @@ from gateway.core.webhooks import MAX_URL_CHARS
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"])
 
+_NAME_CHARS = 255  # JobRow.filename
+
 JOB_ERRORS = {404: {"model": ErrorResponse, "description": "No such job for this key."}}
 CONFLICT = {409: {"model": ErrorResponse, "description": "The job is not in a state that allows this."}}
 BUSY = {429: {"model": ErrorResponse, "description": "JOB_MAX_QUEUED jobs already queued or running (Retry-After)."}}
@@ -72,7 +74,15 @@ async def submit(
     request = {**params.to_json(), "warnings": list(decoded.warnings)}
     try:
         job = await asyncio.to_thread(
-            jobs.create, job_id, tenant, request, audio.name, path, decoded.seconds, url, settings.JOB_MAX_QUEUED
+            jobs.create,
+            job_id,
+            tenant,
+            request,
+            audio.name[:_NAME_CHARS],  # the client's own name for its upload: any length, cut to the column
+            path,
+            decoded.seconds,
+            url,
+            settings.JOB_MAX_QUEUED,
         )
     except BaseException:
         await asyncio.to_thread(job_audio.delete, path)  # nothing half-written: no row, no audio
