@@ -2,6 +2,8 @@
 
 Both sides check it the same way at start-up, so a deployment that kept the shipped
 placeholder, or a token short enough to guess, does not start instead of running open.
+``is_placeholder`` is the one rule for every shipped example secret (API keys, webhook
+secret, this token).
 """
 
 from __future__ import annotations
@@ -9,7 +11,18 @@ from __future__ import annotations
 __all__ = ["MIN_TOKEN_CHARS", "check_gate_token", "is_placeholder"]
 
 MIN_TOKEN_CHARS = 24
-_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme", "your-token", "example")
+# the marks of the values our examples ship (k8s Secret, README, compose comments)
+_PLACEHOLDERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "your-key",
+    "your-token",
+    "example-key",
+    "example",
+)
 
 
 def is_placeholder(secret: str) -> bool:

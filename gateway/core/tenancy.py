@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass
 
 from gateway.core.errors import InvalidRequest
+from wire.gate import is_placeholder
 
 __all__ = ["DEFAULT_TENANT", "KeyEntry", "parse_api_keys"]
 
 DEFAULT_TENANT = "default"
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-# Keys shipped as examples (the k8s Secret, docs): a deployment that forgot to replace one must not start.
-_PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "replace-me", "replaceme", "your-key", "example-key")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def parse_api_keys(value: str) -> list[KeyEntry]:
             raise InvalidRequest(
                 f"API_KEYS entry {n}: tenant names are 1-64 of A-Z a-z 0-9 _ - (not starting with _ or -)"
             )
-        if any(mark in key.lower() for mark in _PLACEHOLDER_MARKS):
+        if is_placeholder(key):  # a shipped example key: a deployment that kept one must not start
             raise InvalidRequest(f"API_KEYS entry {n} is a placeholder: set real keys (e.g. openssl rand -hex 24)")
         entries.append(KeyEntry(tenant, key))
     if len({e.key for e in entries}) != len(entries):
