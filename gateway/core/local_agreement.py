@@ -123,13 +123,21 @@ class StreamTranscript:
         return out
 
     def _force_commit(self) -> None:
-        """No agreement for a whole window: commit the first half of the latest hypothesis."""
+        """The buffer has reached the window: commit the first half of the latest hypothesis.
+
+        With nothing to commit there, the buffer goes on from the last committed word when there
+        is one inside it, so the next window starts with the audio this hypothesis put no words
+        to: Whisper's text often stops early, or skips a few words, where a new speaker begins,
+        and dropping the half window lost those words in fast (unpaced) streams. Only when no
+        committed word lies in the buffer is the first half dropped."""
         cut = self.buffer_start + self.window_sec / 2
         head = [w for w in self._pending if w.end <= cut]
         self.committed.extend(head)
         self._pending = self._pending[len(head) :]
-        if not head:  # nothing said there at all: drop that audio
-            self._drop_until(cut)
+        if head:
+            return
+        heard_until = self.committed[-1].end if self.committed else self.buffer_start
+        self._drop_until(heard_until if heard_until > self.buffer_start + 1e-3 else cut)
 
     def _trim(self) -> None:
         """Past trim_sec, drop the audio of committed words, keeping at least trim_sec / 2 of the

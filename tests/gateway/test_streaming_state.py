@@ -66,6 +66,20 @@ def test_no_agreement_for_a_whole_window_commits_its_first_half() -> None:
     assert st.buffer_sec < 4
 
 
+def test_audio_after_words_that_stop_early_is_kept_for_the_next_window() -> None:
+    """Whisper often ends its text early in a window (a new speaker begins): that audio is not silence."""
+    st = StreamTranscript(SR, window_sec=4)
+    st.append(np.zeros(3 * SR, np.float32))
+    st.update([(0.2, 0.6, " one"), (0.7, 1.0, " two")])
+    st.append(np.zeros(2 * SR, np.float32))  # a fast client: the buffer passes the window
+    snap = st.update([(0.2, 0.6, " one"), (0.7, 1.0, " two")])  # agreed; nothing heard after 1.0 s
+    assert snap.committed == "one two" and snap.tentative == ""
+    # the buffer goes on from the last word, not from the half window (2.0 s): 1.0-2.0 s is still to be heard
+    assert abs(st.buffer_start - 1.0) < 1e-3
+    snap = st.update([(0.3, 0.7, " three")])  # the next window hears the new speaker there
+    assert snap.committed == "one two three"
+
+
 def test_silent_window_is_dropped_without_words() -> None:
     st = StreamTranscript(SR, window_sec=4)
     for _ in range(10):
