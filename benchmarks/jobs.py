@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.common import DATA, RESULTS
 from benchmarks.report import JOBS_MARK, jobs_section
+from eval.textnorm import wer
 from gateway.core.pieces import split_at_quiet
 from scripts.machine import describe
 from scripts.paths import ROOT
@@ -150,8 +151,6 @@ def bench_jobs(url: str, gateway_pid: int, path: Path, seconds: float, piece_sec
             if line.startswith("data:") and "transcript.text.delta" in line:
                 first_delta_sec = time.perf_counter() - t0
                 break  # leaving stops the rest of the pieces
-    from eval.textnorm import wer
-
     return {
         "audio_sec": round(seconds, 1),
         "pieces": pieces,

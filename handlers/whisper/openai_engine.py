@@ -13,6 +13,7 @@ openai-whisper's own long-form loop; no temperature fallback ladder.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import defaultdict
@@ -35,13 +36,15 @@ _SEC_PER_TIMESTAMP = 0.02
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
 
 
-def _batched_task(model: Any, options: Any) -> Any:
+@functools.cache
+def _batched_task_class() -> Any:
     """openai-whisper's DecodingTask with beam search fixed for batches of more than one clip.
 
     Since openai/whisper#1483 the encoder output is no longer repeated per beam, which only
     broadcasts when one clip is decoded; with several, cross-attention sees n clips against
     n x beam queries and fails (openai/whisper#2197, still open). Here the features are repeated
     per beam as the rest of ``run`` expects, and language detection still sees one row per clip.
+    Built once, on first use: openai-whisper is imported only by this engine.
     """
     from whisper.decoding import DecodingTask
 
@@ -52,7 +55,7 @@ def _batched_task(model: Any, options: Any) -> Any:
         def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
             return super()._detect_language(audio_features[:: self.n_group], tokens)
 
-    return BatchedBeamTask(model, options)
+    return BatchedBeamTask
 
 
 class OpenAIWhisperASR:
@@ -164,7 +167,7 @@ class OpenAIWhisperASR:
     def decode(self, mels: Any, options: Any) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them)."""
         with self._torch.inference_mode():
-            return _batched_task(self.model, options).run(mels)  # type: ignore[no-any-return]
+            return _batched_task_class()(self.model, options).run(mels)  # type: ignore[no-any-return]
 
     def _segments(self, result: Any, tokenizer: Any, duration: float) -> list[Segment]:
         """Segments between the timestamp tokens of one decode, as openai-whisper's transcribe cuts them."""

@@ -137,14 +137,17 @@ class JobRunner:
                 job = await asyncio.to_thread(
                     self._store.claim, self.owner, self._s.JOB_LEASE_SEC, self._s.JOB_MAX_ATTEMPTS
                 )
-            except SQLAlchemyError as exc:  # the database is away for a moment: the jobs wait in it
-                log.warning("jobs: cannot claim: %s", type(exc).__name__)
+            except (SQLAlchemyError, OSError) as exc:  # the database or the volume is away for a moment
+                log.warning("jobs: cannot claim or expire: %s", type(exc).__name__)
             if job is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._s.JOB_POLL_SEC)
                 continue
-            await self._serve(job)
+            try:
+                await self._serve(job)
+            except Exception:  # a defect must not end this replica's job work; the lease runs out, another tries
+                log.exception("jobs: %s: unexpected error", job.id)
 
     async def _serve(self, job: Job) -> None:
         """Work and/or deliver one claimed job, renewing its lease meanwhile."""

@@ -174,10 +174,8 @@ class JobStore:
     ) -> Job:
         """A queued job; TooManyJobs when the tenant already has ``max_active`` queued or running."""
         with self._session.begin() as session:
-            active = session.scalar(
-                select(func.count()).select_from(JobRow).where(JobRow.tenant == tenant, _in(JobRow.status, ACTIVE))
-            )
-            if (active or 0) >= max_active:
+            active = _active(session, tenant)
+            if active >= max_active:
                 raise TooManyJobs(f"{active} jobs are queued or running for this key (JOB_MAX_QUEUED {max_active})")
             row = JobRow(
                 id=job_id,
@@ -199,12 +197,7 @@ class JobStore:
 
     def active_count(self, tenant: str) -> int:
         with self._session() as session:
-            return int(
-                session.scalar(
-                    select(func.count()).select_from(JobRow).where(JobRow.tenant == tenant, _in(JobRow.status, ACTIVE))
-                )
-                or 0
-            )
+            return _active(session, tenant)
 
     def get(self, tenant: str, job_id: str) -> Job:
         with self._session() as session:
@@ -400,6 +393,12 @@ class JobStore:
 
     def _owned(self, session: Any, job_id: str, owner: str) -> JobRow | None:
         return session.scalars(select(JobRow).where(*self._held(job_id, owner)).with_for_update()).first()  # type: ignore[no-any-return]
+
+
+def _active(session: Any, tenant: str) -> int:
+    """The tenant's jobs that are queued or running."""
+    query = select(func.count()).select_from(JobRow).where(JobRow.tenant == tenant, _in(JobRow.status, ACTIVE))
+    return int(session.scalar(query) or 0)
 
 
 def _in(column: Any, states: frozenset[JobStatus]) -> Any:

@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,12 @@ class WebhookSender:
                 )
 
     async def deliver(
-        self, url: str, payload: dict[str, Any], job_id: str, delivery_id: str, on_retry: Any = None
+        self,
+        url: str,
+        payload: dict[str, Any],
+        job_id: str,
+        delivery_id: str,
+        on_retry: Callable[[int, str], Awaitable[None]] | None = None,
     ) -> Delivery:
         """POST ``payload`` until a 2xx or WEBHOOK_MAX_TRIES tries, waiting longer after each failure.
 

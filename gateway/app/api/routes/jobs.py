@@ -15,7 +15,6 @@ from gateway.app.api.schemas import ErrorResponse
 from gateway.app.api.transcribe_params import TranscribeParamsDep
 from gateway.app.services.job_store import JobStore, new_job_id
 from gateway.app.services.metrics import AUDIO_SECONDS
-from gateway.app.services.webhooks import WebhookSender
 from gateway.core.errors import JobConflict, TooManyJobs
 from gateway.core.jobs import JobStatus
 from gateway.core.webhooks import MAX_URL_CHARS
@@ -61,9 +60,8 @@ async def submit(
     Follow it at ``Location`` (``GET /jobs/{id}``: progress and the segments done so far), fetch
     ``/jobs/{id}/result`` when it has succeeded, or let ``callback_url`` be told."""
     url = callback_url or callback_url_form
-    webhooks: WebhookSender = services.webhooks
     if url:  # decided before any connection and before any work
-        await webhooks.check(url)
+        await services.webhooks.check(url)
     jobs, job_audio, runner = services.jobs, services.job_audio, services.job_runner
     if await asyncio.to_thread(jobs.active_count, tenant) >= settings.JOB_MAX_QUEUED:
         raise TooManyJobs(f"this key already has JOB_MAX_QUEUED ({settings.JOB_MAX_QUEUED}) jobs queued or running")
@@ -118,7 +116,9 @@ async def get_job(
     """The job's status, progress, and the segments finished so far."""
     job = await asyncio.to_thread(jobs.get, tenant, job_id)
     pieces = [] if job.result is not None else await asyncio.to_thread(jobs.pieces, job.id, segments_from)
-    return JobView.of(job, segments_of(job, pieces, segments_from))
+    # an hour's result is thousands of segments: rebuilt in a worker thread, not on the event loop
+    segments = await asyncio.to_thread(segments_of, job, pieces, segments_from)
+    return JobView.of(job, segments)
 
 
 ResultFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
@@ -142,8 +142,9 @@ async def get_result(
         detail = f"the job is {job.status.value}" + (f": {job.error}" if job.error else "")
         raise JobConflict(detail, job.status.value)
     if format == "json":
-        return Response(transcribe_response_of(job).model_dump_json(), media_type="application/json")
-    return formatted(transcription_of(job), format, {"segment"})
+        body = await asyncio.to_thread(lambda: transcribe_response_of(job).model_dump_json())
+        return Response(body, media_type="application/json")
+    return await asyncio.to_thread(formatted, transcription_of(job), format, {"segment"})
 
 
 @router.delete("/{job_id}", response_model=JobView, responses={**JOB_ERRORS, **CONFLICT})  # type: ignore[dict-item]
