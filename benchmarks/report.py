@@ -2,11 +2,89 @@
 
 from __future__ import annotations
 
+import json
+
 from scripts.paths import ROOT
 
-__all__ = ["JOBS_MARK", "jobs_section", "write_markdown"]
+__all__ = ["JOBS_MARK", "gpu_section", "jobs_section", "replace_gpu_section", "write_markdown"]
 
 JOBS_MARK = "<!-- jobs: python -m benchmarks.jobs rewrites from here to the end -->"
+GPU_BEGIN = "<!-- gpu: python -m scripts.gpu_check report rewrites this section -->"
+GPU_END = "<!-- /gpu -->"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+GPU_JSON = ROOT / "benchmarks" / "results" / "gpu.json"
+
+
+def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
+    """The PyTorch engine on a GPU machine (scripts/gpu_check.py): it cannot be rerun by ``make bench``."""
+    gpu = result["gpu"]
+    device, ct2, quality = gpu["device"], gpu["ctranslate2"], result["quality"]
+    stock = {row["windows"]: row for row in (result.get("stock_loop") or {}).get("throughput") or []}
+    sequential = gpu["sequential"]
+    lines = [
+        GPU_BEGIN,
+        f"## engine: openai-whisper on {device['name']} (measured; a GPU machine lent once, not CI)",
+        "",
+        f"`python -m scripts.gpu_check` on one {device['name']} ({device['memory_gib']} GiB), torch {device['torch']}"
+        f" (CUDA {device['cuda']}), Python {gpu['python']}; Whisper base float16, beam 5, language given. Windows: real"
+        " 30 s AMI meeting excerpts as one batched decode; time is the median of repeated runs after a warm-up.",
+        "",
+        "| windows in the batch | seconds | audio s/s | peak GPU memory GiB | stock decoding loop audio s/s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {row['windows']} | {row['sec']} | **{row['audio_sec_per_sec']}** | {row['peak_gib']} | "
+            f"{stock.get(row['windows'], {}).get('audio_sec_per_sec', '-')} |"
+            for row in gpu["throughput"]
+        ),
+        f"| {sequential['windows']}, one after another | {sequential['sec']} | {sequential['audio_sec_per_sec']} | - | "
+        f"{(result.get('stock_loop') or {}).get('sequential', {}).get('audio_sec_per_sec', '-')} |",
+        "",
+        f"Weights on the GPU: {gpu['engine']['weights_gib']} GiB. 'Stock decoding loop': the same script with"
+        " openai-whisper's own beam search and timestamp rules (per-row Python with a device sync per candidate);"
+        " handlers/whisper/openai_decoding.py does the same arithmetic on whole tensors"
+        + (" and gave the same transcripts." if (result.get("stock_loop") or {}).get("same_texts") else "."),
+        "",
+        "| corpus (the API parity clips) | clips | WER GPU float16 | WER CPU float32 (this machine) | GPU vs CPU |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {lang} | {q['clips']} | {q['wer_gpu']:.2%} | {q['wer_cpu']:.2%} | {q['gpu_vs_cpu']:.2%} "
+            f"({q['identical_texts']} of {q['clips']} texts identical) |"
+            for lang, q in quality.items()
+            if isinstance(q, dict)
+        ),
+        "",
+        f"Word timestamps on CUDA (cross-attention alignment) left the English texts "
+        f"{'unchanged' if quality.get('en_word_timestamps_same_text') else 'CHANGED'}.",
+        "",
+        f"CTranslate2 {ct2['version']} (the PyPI wheel) on that machine: it counts {ct2['cuda_device_count']} GPU and"
+        f" lists {', '.join(ct2['cuda_compute_types'])}, but running a model fails: "
+        f"`{ct2['tiny_model_encode_on_cuda']}`. The machine has CUDA 13 only "
+        f"(libcublas.so.13: {ct2['libcublas.so.13']}; libcublas.so.12: not found), so `engine: faster-whisper` with"
+        " `device: auto` falls back to the CPU there (with a warning; `device: cuda` refuses to start) and"
+        " `engine: openai-whisper` is the GPU engine.",
+        GPU_END,
+        "",
+    ]
+    return lines
+
+
+def replace_gpu_section(result: dict) -> None:  # type: ignore[type-arg]
+    """Put the GPU section into RESULTS.md in place (before the jobs section when it is new)."""
+    text = RESULTS_MD.read_text(encoding="utf-8")
+    section = "\n".join(gpu_section(result))
+    if GPU_BEGIN in text:
+        head, rest = text.split(GPU_BEGIN, 1)
+        text = head + section + rest.split(GPU_END, 1)[1].lstrip("\n")
+    elif JOBS_MARK in text:
+        head, tail = text.split(JOBS_MARK, 1)
+        text = head + section + "\n" + JOBS_MARK + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS_MD.write_text(text, encoding="utf-8")
+
+
+def _gpu_section_from_file() -> list[str]:
+    return gpu_section(json.loads(GPU_JSON.read_text(encoding="utf-8"))) if GPU_JSON.exists() else []
 
 
 def jobs_section(row: dict) -> list[str]:  # type: ignore[type-arg]
@@ -149,6 +227,7 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         "",
         *(f"- {name}: {mib}" for name, mib in result["peak_rss_mib"].items()),
         "",
+        *_gpu_section_from_file(),
         *(jobs_section(result["jobs"]) if result.get("jobs") else []),
     ]
-    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))
+    RESULTS_MD.write_text("\n".join(lines))

@@ -68,6 +68,18 @@ def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
     return device, compute_type
 
 
+def cuda_fails(model: Any) -> str | None:
+    """Why one encode of a silent window fails on the GPU, or None when it runs."""
+    import ctranslate2
+
+    silence = np.zeros((1, model.model.n_mels, 3000), dtype=np.float32)
+    try:
+        model.model.encode(ctranslate2.StorageView.from_array(silence))
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
 class _Own:
     """Marker: the clip's own fitted window (no batch chose one for it)."""
 
@@ -86,16 +98,28 @@ class WhisperASR:
         if not os.path.isfile(os.path.join(path, "model.bin")):
             raise FileNotFoundError(f"no CTranslate2 model.bin in {path}")
         self.device, self.compute_type = resolve_device(config.device, config.compute_type)
-        self.model = engine_class()(
+        self.model = self._load(path, device_index)
+        if self.device == "cuda" and (why := cuda_fails(self.model)):
+            # The PyPI wheel is built for CUDA 12: on a CUDA 13 node it counts the GPU, then cannot
+            # load cuBLAS at the first matrix product (seen on an H200, benchmarks/RESULTS.md).
+            advice = "engine: openai-whisper (PyTorch) runs on this GPU"
+            if config.device == "cuda":
+                raise RuntimeError(f"WHISPER_DEVICE=cuda but CTranslate2 cannot run on this GPU ({why}); {advice}")
+            log.warning("CTranslate2 cannot run on this GPU (%s): Whisper runs on the CPU; %s", why, advice)
+            self.device, self.compute_type = resolve_device("cpu", config.compute_type)
+            self.model = self._load(path, device_index)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, config.num_workers))
+
+    def _load(self, path: str, device_index: int) -> Any:
+        return engine_class()(
             path,
             device=self.device,
             device_index=device_index,
             compute_type=self.compute_type,
-            cpu_threads=config.cpu_threads,
-            num_workers=config.num_workers,
+            cpu_threads=self.config.cpu_threads,
+            num_workers=self.config.num_workers,
             local_files_only=True,
         )
-        self._pool = ThreadPoolExecutor(max_workers=max(1, config.num_workers))
 
     def _frames(self, audio: np.ndarray, options: DecodeOptions) -> int | None:
         """Encoder frames for a fit_window request (None: Whisper's full 30 s window)."""

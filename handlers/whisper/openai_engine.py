@@ -13,7 +13,6 @@ openai-whisper's own long-form loop; no temperature fallback ladder.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections import defaultdict
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from handlers.whisper.openai_decoding import batched_task_class
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
@@ -34,28 +34,6 @@ CHECKPOINT = "openai-whisper.pt"  # written beside model.bin by model-store/buil
 _WINDOW_SEC = 30.0
 _SEC_PER_TIMESTAMP = 0.02
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
-
-
-@functools.cache
-def _batched_task_class() -> Any:
-    """openai-whisper's DecodingTask with beam search fixed for batches of more than one clip.
-
-    Since openai/whisper#1483 the encoder output is no longer repeated per beam, which only
-    broadcasts when one clip is decoded; with several, cross-attention sees n clips against
-    n x beam queries and fails (openai/whisper#2197, still open). Here the features are repeated
-    per beam as the rest of ``run`` expects, and language detection still sees one row per clip.
-    Built once, on first use: openai-whisper is imported only by this engine.
-    """
-    from whisper.decoding import DecodingTask
-
-    class BatchedBeamTask(DecodingTask):
-        def _get_audio_features(self, mel: Any) -> Any:
-            return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
-
-        def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
-            return super()._detect_language(audio_features[:: self.n_group], tokens)
-
-    return BatchedBeamTask
 
 
 class OpenAIWhisperASR:
@@ -130,13 +108,14 @@ class OpenAIWhisperASR:
         options = jobs[0][1]
         mels = torch.stack(
             [
-                log_mel_spectrogram(
+                log_mel_spectrogram(  # on the model's device: on a GPU the STFT of 32 windows is free there
                     pad_or_trim(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))),
                     n_mels=self.model.dims.n_mels,
+                    device=self.device,
                 )
                 for audio, _ in jobs
             ]
-        ).to(self.device)
+        )
         decode_options = DecodingOptions(
             task=options.task,
             language=options.language,
@@ -167,7 +146,7 @@ class OpenAIWhisperASR:
     def decode(self, mels: Any, options: Any) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them)."""
         with self._torch.inference_mode():
-            return _batched_task_class()(self.model, options).run(mels)  # type: ignore[no-any-return]
+            return batched_task_class()(self.model, options).run(mels)  # type: ignore[no-any-return]
 
     def _segments(self, result: Any, tokenizer: Any, duration: float) -> list[Segment]:
         """Segments between the timestamp tokens of one decode, as openai-whisper's transcribe cuts them."""

@@ -213,3 +213,42 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     assert sorted(prepared[1]) == [0, 1, 2, 3] and prepared[1][0] == prepared[1][1]
     for alone, together in zip(texts["streams", False], texts["streams", True], strict=True):
         assert together and wer([alone], [together]) <= 0.15
+
+
+def test_a_gpu_ctranslate2_cannot_use_falls_back_to_the_cpu_under_auto_and_is_refused_under_cuda(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    """What the H200 showed: the CUDA 12 wheel counts a CUDA 13 GPU, then cannot load cuBLAS (injected here)."""
+    import ctranslate2
+
+    from handlers.whisper import asr
+    from scripts.paths import WHISPER_WEIGHTS
+
+    real = asr.engine_class()
+
+    class CudaOf13(real):  # type: ignore[misc,valid-type]
+        def __init__(self, path: str, *, device: str, **kwargs: Any) -> None:
+            self.on_gpu = device == "cuda"
+            super().__init__(path, device="cpu", **{**kwargs, "compute_type": "int8"})
+            if self.on_gpu:
+                self.model = _Unloadable(self.model)
+
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
+    monkeypatch.setattr(asr, "engine_class", lambda: CudaOf13)
+    auto = asr.WhisperASR(WhisperConfig(model_path=str(WHISPER_WEIGHTS)))
+    assert (auto.device, auto.compute_type) == ("cpu", "int8")
+    assert not auto.model.on_gpu
+    jfk = read_audio_file(data_dir / "openai__whisper" / "jfk.flac", 16000).samples
+    assert "ask not what your country" in normalize(auto.transcribe(jfk, DecodeOptions(language="en")).text)
+    with pytest.raises(RuntimeError, match="engine: openai-whisper"):
+        asr.WhisperASR(WhisperConfig(model_path=str(WHISPER_WEIGHTS), device="cuda"))
+
+
+class _Unloadable:
+    """A CTranslate2 model whose first matrix product needs a CUDA library the node lacks."""
+
+    def __init__(self, model: Any) -> None:
+        self.n_mels = model.n_mels
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")

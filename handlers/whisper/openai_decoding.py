@@ -1,0 +1,151 @@
+"""openai-whisper's decoding loop made fit for batches: one decode task, fixed and without per-row syncs.
+
+Stock ``whisper.decode`` is written for one clip on a GPU: its beam search and its timestamp rules walk
+the rows of the batch in Python and read each candidate back with ``.item()``/``.tolist()``, about a
+dozen device syncs per row per token. With 32 clips x beam 5 that is ~2,000 syncs per token, and on
+an H200 a batch of 32 windows took longer per window than a batch of 8 (scripts/gpu_check.py). Here
+the same arithmetic is done per step on whole tensors, with one small copy to the host for the beam
+bookkeeping; the result is the same tokens (tests/handlers/test_openai_decoding.py checks it against
+the stock classes).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+__all__ = ["batched_task_class", "timestamp_rules"]
+
+
+def timestamp_rules(logits: Any, tokens: Any, tokenizer: Any, sample_begin: int, max_initial: int | None) -> None:
+    """Whisper's timestamp rules (``ApplyTimestampRules.apply``) on all rows at once, in place."""
+    import torch
+
+    neg_inf = float("-inf")
+    begin, eot = tokenizer.timestamp_begin, tokenizer.eot
+    if tokenizer.no_timestamps is not None:
+        logits[:, tokenizer.no_timestamps] = neg_inf
+    sampled = tokens[:, sample_begin:]
+    n = sampled.shape[1]
+    if n:
+        is_stamp = sampled >= begin
+        last = is_stamp[:, -1]
+        penultimate = is_stamp[:, -2] if n >= 2 else torch.ones_like(last)
+        # stamps come in pairs, except just before EOT: after a pair, text; after a lone stamp, no text
+        logits[:, begin:].masked_fill_((last & penultimate)[:, None], neg_inf)
+        logits[:, :eot].masked_fill_((last & ~penultimate)[:, None], neg_inf)
+        # stamps never go back, and a segment is never empty (no infinite loop of equal stamps)
+        has_stamp = is_stamp.any(dim=1)
+        last_at = (n - 1) - is_stamp.flip(1).int().argmax(dim=1)
+        last_stamp = sampled.gather(1, last_at[:, None]).squeeze(1)
+        limit = torch.where(last & ~penultimate, last_stamp, last_stamp + 1)
+        columns = torch.arange(logits.shape[1], device=logits.device)
+        banned = (columns[None, :] >= begin) & (columns[None, :] < limit[:, None]) & has_stamp[:, None]
+        logits.masked_fill_(banned, neg_inf)
+    if tokens.shape[1] == sample_begin:
+        logits[:, :begin] = neg_inf  # a window starts with a stamp
+        if max_initial is not None:
+            logits[:, begin + max_initial + 1 :] = neg_inf
+    # when the stamps together are likelier than any text token, a stamp it is
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    stamp_mass = logprobs[:, begin:].logsumexp(dim=-1)
+    best_text = logprobs[:, :begin].max(dim=-1).values
+    logits[:, :begin].masked_fill_((stamp_mass > best_text)[:, None], neg_inf)
+
+
+@functools.cache
+def batched_task_class() -> Any:
+    """The decode task for a batch of clips (built once, on first use: openai-whisper loads lazily).
+
+    Three changes to ``whisper.decoding.DecodingTask``:
+    - beam search over several clips works: since openai/whisper#1483 the encoder output is no longer
+      repeated per beam, which only broadcasts for one clip (openai/whisper#2197, still open); here
+      it is repeated as the rest of ``run`` expects, and language detection sees one row per clip;
+    - the beam update reads the step's top candidates back to the host once, not per row;
+    - the timestamp rules run on all rows at once (``timestamp_rules``).
+    """
+    import torch
+    import torch.nn.functional as F
+    from whisper.decoding import ApplyTimestampRules, BeamSearchDecoder, DecodingTask
+
+    class OneSyncBeamSearch(BeamSearchDecoder):
+        finished_sequences: list[dict[tuple[int, ...], float]] | None
+
+        def update(self, tokens: Any, logits: Any, sum_logprobs: Any) -> tuple[Any, bool]:
+            beam = self.beam_size
+            if tokens.shape[0] % beam != 0:
+                raise ValueError(f"{tokens.shape}[0] % {beam} != 0")
+            n_audio = tokens.shape[0] // beam
+            if self.finished_sequences is None:
+                self.finished_sequences = [{} for _ in range(n_audio)]
+            top_logprobs, top_tokens = F.log_softmax(logits.float(), dim=-1).topk(beam + 1)
+            # the same float32 sums the stock loop forms one by one with .item()
+            candidate_scores = (sum_logprobs[:, None] + top_logprobs).tolist()
+            candidate_tokens = top_tokens.tolist()
+            prefixes = tokens.tolist()
+            next_tokens: list[tuple[int, ...]] = []
+            source_indices: list[int] = []
+            next_scores: list[float] = []
+            newly_finished: list[dict[tuple[int, ...], float]] = []
+            for i in range(n_audio):
+                scores: dict[tuple[int, ...], float] = {}
+                sources: dict[tuple[int, ...], int] = {}
+                for idx in range(i * beam, (i + 1) * beam):
+                    for score, token in zip(candidate_scores[idx], candidate_tokens[idx], strict=True):
+                        sequence = (*prefixes[idx], token)
+                        scores[sequence] = score
+                        sources[sequence] = idx
+                finished: dict[tuple[int, ...], float] = {}
+                saved = 0
+                for sequence in sorted(scores, key=scores.__getitem__, reverse=True):
+                    if sequence[-1] == self.eot:
+                        finished[sequence] = scores[sequence]
+                    else:
+                        next_scores.append(scores[sequence])
+                        next_tokens.append(sequence)
+                        source_indices.append(sources[sequence])
+                        saved += 1
+                        if saved == beam:
+                            break
+                newly_finished.append(finished)
+            sum_logprobs[: len(next_scores)] = torch.tensor(next_scores, dtype=sum_logprobs.dtype).to(
+                sum_logprobs.device
+            )
+            tokens = torch.tensor(next_tokens, device=tokens.device)
+            self.inference.rearrange_kv_cache(source_indices)
+            for previously, newly in zip(self.finished_sequences, newly_finished, strict=True):
+                for sequence in sorted(newly, key=newly.__getitem__, reverse=True):
+                    if len(previously) >= self.max_candidates:
+                        break
+                    previously[sequence] = newly[sequence]
+            completed = all(len(done) >= self.max_candidates for done in self.finished_sequences)
+            return tokens, completed
+
+    class TensorTimestampRules(ApplyTimestampRules):
+        def apply(self, logits: Any, tokens: Any) -> None:
+            timestamp_rules(logits, tokens, self.tokenizer, self.sample_begin, self.max_initial_timestamp_index)
+
+    class BatchedTask(DecodingTask):
+        decoder: Any
+        logit_filters: list[Any]
+
+        def __init__(self, model: Any, options: Any) -> None:
+            super().__init__(model, options)
+            if isinstance(self.decoder, BeamSearchDecoder):
+                self.decoder = OneSyncBeamSearch(
+                    self.decoder.beam_size, self.decoder.eot, self.inference, self.decoder.patience
+                )
+            self.logit_filters = [
+                TensorTimestampRules(f.tokenizer, f.sample_begin, f.max_initial_timestamp_index)
+                if isinstance(f, ApplyTimestampRules)
+                else f
+                for f in self.logit_filters
+            ]
+
+        def _get_audio_features(self, mel: Any) -> Any:
+            return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
+
+        def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
+            return super()._detect_language(audio_features[:: self.n_group], tokens)
+
+    return BatchedTask

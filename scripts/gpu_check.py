@@ -1,0 +1,408 @@
+"""The GPU check of issue #13: the PyTorch Whisper engine on CUDA, and whether CTranslate2's wheel runs there.
+
+Three steps, because the GPU machine has no network, no PyAV and takes at most 64 MiB per call:
+
+    python -m scripts.gpu_check prepare          # here: .gpu/part-NN (weights, clips, packages) to carry
+    python3 -m scripts.gpu_check run BUNDLE OUT  # there: decodes, timings and memory into OUT/gpu.json
+    python -m scripts.gpu_check report GPU_JSON [STOCK_JSON]  # here: WER vs references and vs this CPU's
+                                 # own decode; benchmarks/results/gpu.json and its RESULTS.md section
+
+What ``run`` measures, each section saved as soon as it is done (a failure costs only its section):
+- ``ctranslate2``: the PyPI wheel's CUDA support on that machine: device count, compute types, the
+  CUDA 12 libraries it loads at run time, and one encode of a tiny random Whisper model on the GPU.
+- ``throughput``: 1, 8 and 32 real 30 s windows (AMI meeting excerpts) as one batched decode, beam 5:
+  audio-seconds per second and peak GPU memory; and the 8 windows one after another, for the ratio.
+- ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
+  language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.paths import ROOT
+
+GPU_DIR = ROOT / ".gpu"  # ignored through .git/info/exclude: what travels to the device in parts
+PART_BYTES = 56 * 1024 * 1024  # under the device call's 64 MiB with the working tree beside it
+CTRANSLATE2_WHEEL = "ctranslate2==4.8.5"  # the version this project pins
+DEVICE_PYTHON = "3.12"  # the GPU image's python3
+RATE = 16000
+WINDOW_SEC = 30.0
+BATCHES = (1, 8, 32)
+SEQUENTIAL = 8  # windows also decoded one after another, for batched / one by one
+RESULTS_JSON = ROOT / "benchmarks" / "results" / "gpu.json"
+
+
+def _corpora() -> dict[str, list[Any]]:
+    from tests.handlers.test_openai_engine import ENGLISH, RUSSIAN
+
+    return {"en": ENGLISH, "ru": RUSSIAN}
+
+
+def _windows() -> list[Any]:
+    from tests.conftest import manifest
+
+    return [c for c in manifest() if "pyannote" in str(c.path) and c.duration == WINDOW_SEC]
+
+
+# prepare (here) -----------------------------------------------------------------------------
+def prepare() -> None:
+    from scripts.paths import WHISPER_WEIGHTS
+    from wire.audio import read_audio_file
+
+    stage = GPU_DIR / "bundle"
+    shutil.rmtree(GPU_DIR, ignore_errors=True)
+    (stage / "weights").mkdir(parents=True)
+    (stage / "site").mkdir()
+    shutil.copy(WHISPER_WEIGHTS / "openai-whisper.pt", stage / "weights")
+    shutil.copy(WHISPER_WEIGHTS / "vocabulary.txt", stage / "weights")
+    import more_itertools
+    import whisper
+
+    for module in (whisper, more_itertools):
+        package = Path(module.__file__).parent  # type: ignore[arg-type]
+        shutil.copytree(package, stage / "site" / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            DEVICE_PYTHON,
+            "--implementation",
+            "cp",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "-d",
+            str(stage / "wheels"),
+            CTRANSLATE2_WHEEL,
+        ],
+        check=True,
+    )
+    # Decoded here with the service's own decoder: the device has no PyAV, and both sides must
+    # hear the same samples. PCM16, as the gateway sends audio to the handlers.
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {"corpora": {}, "windows": []}
+    for language, corpus in _corpora().items():
+        meta["corpora"][language] = []
+        for i, clip in enumerate(corpus):
+            key = f"{language}{i}"
+            arrays[key] = _pcm16(read_audio_file(clip.path, RATE).samples)
+            meta["corpora"][language].append({"key": key, "file": str(clip.path.name), "reference": clip.transcript})
+    for i, clip in enumerate(_windows()):
+        key = f"w{i}"
+        arrays[key] = _pcm16(read_audio_file(clip.path, RATE).samples[: int(WINDOW_SEC * RATE)])
+        meta["windows"].append({"key": key, "file": clip.path.name})
+    np.savez(stage / "clips.npz", **arrays)  # type: ignore[arg-type]
+    (stage / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    tar_path = GPU_DIR / "bundle.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(stage, arcname="bundle")
+    shutil.rmtree(stage)
+    with tar_path.open("rb") as src:
+        part = 0
+        while chunk := src.read(PART_BYTES):
+            folder = GPU_DIR / f"p{part}"
+            folder.mkdir()
+            (folder / f"bundle.tar.{part:02d}").write_bytes(chunk)
+            part += 1
+    tar_path.unlink()
+    print(f"{part} parts in {GPU_DIR}: carry .gpu/p0 ... .gpu/p{part - 1}, one per call")
+
+
+def _pcm16(samples: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+
+
+# run (on the GPU machine) ---------------------------------------------------------------------
+def run(bundle: Path, out: Path) -> None:
+    report: dict[str, Any] = {"python": platform.python_version()}
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        (out / "gpu.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    for name, section in (
+        ("ctranslate2", lambda: _ctranslate2_on_cuda(bundle)),
+        ("engine", lambda: _engine_sections(bundle, report)),
+    ):
+        started = time.perf_counter()
+        try:
+            result = section()
+            if result is not None:
+                report[name] = result
+        except Exception as exc:  # noqa: BLE001 - a diagnostic: say what broke, go on to the next section
+            report[f"{name}_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        report[f"{name}_sec"] = round(time.perf_counter() - started, 1)
+        save()
+        print(json.dumps({k: v for k, v in report.items() if k != "transcripts"}, ensure_ascii=False)[:3000])
+
+
+def _ctranslate2_on_cuda(bundle: Path) -> dict[str, Any]:
+    import ctypes
+
+    import ctranslate2
+
+    found: dict[str, Any] = {"version": ctranslate2.__version__}
+    for lib in ("libcudart.so.12", "libcublas.so.12", "libcudnn.so.9", "libcublas.so.13"):
+        try:
+            ctypes.CDLL(lib)
+            found[lib] = "loads"
+        except OSError as exc:
+            found[lib] = str(exc)[:200]
+    for what, call in (
+        ("cuda_device_count", ctranslate2.get_cuda_device_count),
+        ("cuda_compute_types", lambda: sorted(ctranslate2.get_supported_compute_types("cuda"))),
+    ):
+        try:
+            found[what] = call()
+        except Exception as exc:  # noqa: BLE001 - what the wheel says is the finding
+            found[what] = f"{type(exc).__name__}: {exc}"[:300]
+    try:  # one encode on the GPU: this is where cuBLAS is loaded
+        model_dir = _tiny_ct2_whisper(bundle / "weights" / "vocabulary.txt", Path("/tmp/tiny-ct2-whisper"))
+        model = ctranslate2.models.Whisper(str(model_dir), device="cuda", compute_type="float16")
+        features = np.random.default_rng(0).standard_normal((1, 80, 3000)).astype(np.float32)
+        encoded = model.encode(ctranslate2.StorageView.from_array(features))
+        found["tiny_model_encode_on_cuda"] = f"ok, output {list(encoded.shape)}"
+    except Exception as exc:  # noqa: BLE001 - what the wheel says is the finding
+        found["tiny_model_encode_on_cuda"] = f"{type(exc).__name__}: {exc}"[:500]
+    return found
+
+
+def _tiny_ct2_whisper(vocabulary: Path, target: Path, width: int = 64, mels: int = 80) -> Path:
+    """A CTranslate2 Whisper model with one layer each way and random weights: enough to run its kernels."""
+    from ctranslate2.specs import whisper_spec
+
+    rng = np.random.default_rng(0)
+    spec = whisper_spec.WhisperSpec(1, 2, 1, 2)
+    tokens = vocabulary.read_text(encoding="utf-8").splitlines()
+
+    def shape(name: str) -> tuple[int, ...]:
+        if name.endswith(("gamma", "beta")):
+            return (width,)
+        if "conv1/weight" in name:
+            return (width, mels, 3)
+        if "conv2/weight" in name:
+            return (width, width, 3)
+        if "encoder/position_encodings" in name:
+            return (1500, width)
+        if "decoder/position_encodings" in name:
+            return (448, width)
+        if "embeddings/weight" in name or "projection/weight" in name:
+            return (len(tokens), width)
+        rows = width
+        if "self_attention/linear_0" in name:
+            rows = 3 * width
+        elif "/attention/linear_1" in name or "ffn/linear_0" in name:
+            rows = 2 * width
+        if name.endswith("bias"):
+            return (rows,)
+        return (rows, 2 * width if "ffn/linear_1" in name else width)
+
+    def fill(spec_obj: Any, name: str, value: Any) -> None:
+        attr = name.rsplit("/", 1)[-1]
+        wanted = value is None or (
+            isinstance(value, str) and value == "__optional" and (attr == "bias" or "position_encodings" in name)
+        )
+        if wanted:
+            setattr(spec_obj, attr, (rng.standard_normal(shape(name)) * 0.05).astype(np.float32))
+
+    spec._visit(fill)
+    spec.register_vocabulary(tokens)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    spec.validate()
+    spec.save(str(target))
+    return target
+
+
+def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
+    if "av" not in sys.modules:  # nothing here decodes: clips come decoded; wire.audio only names PyAV
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            sys.modules["av"] = types.ModuleType("av")
+    import torch
+
+    from handlers.whisper.asr import WhisperConfig
+    from handlers.whisper.openai_engine import OpenAIWhisperASR
+    from wire.options import DecodeOptions
+
+    # GPU_CHECK_DRY=1: the same steps on this CPU with small batches, to try the script before a lease
+    dry = os.environ.get("GPU_CHECK_DRY") == "1"
+    batches, sequential, per_corpus = ((1, 2), 2, 3) if dry else (BATCHES, SEQUENTIAL, None)
+
+    def sync() -> None:
+        if not dry:
+            torch.cuda.synchronize()
+
+    def gib(value: int) -> float:
+        return round(value / 2**30, 3)
+
+    if not dry:
+        props = torch.cuda.get_device_properties(0)
+        report["device"] = {
+            "name": props.name,
+            "memory_gib": round(props.total_memory / 2**30, 1),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+        }
+    started = time.perf_counter()
+    engine = OpenAIWhisperASR(
+        WhisperConfig(engine="openai-whisper", model_path=str(bundle / "weights"), device="cpu" if dry else "cuda")
+    )
+    sync()
+    report["engine"] = {
+        "load_sec": round(time.perf_counter() - started, 2),
+        "compute_type": engine.compute_type,
+        "weights_gib": 0.0 if dry else gib(torch.cuda.memory_allocated()),
+    }
+    clips = np.load(bundle / "clips.npz")
+    meta = json.loads((bundle / "meta.json").read_text(encoding="utf-8"))
+
+    def audio(key: str) -> np.ndarray:
+        return clips[key].astype(np.float32) / 32768.0
+
+    windows = [audio(w["key"]) for w in meta["windows"]]
+    options = DecodeOptions(language="en", beam_size=5)
+
+    def timed(batch: list[np.ndarray], opts: DecodeOptions = options) -> tuple[float, list[Any]]:
+        sync()
+        t0 = time.perf_counter()
+        results = engine.transcribe_many([(a, opts) for a in batch])
+        sync()
+        return time.perf_counter() - t0, results
+
+    timed(windows[:2])  # CUDA context, kernels, allocator: not part of any figure
+    rows = []
+    for n in batches:
+        batch = [windows[i % len(windows)] for i in range(n)]
+        if not dry:
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(3 if n < 32 else 2):
+            seconds, results = timed(batch)
+            times.append(seconds)
+        failed = [str(r) for r in results if isinstance(r, Exception)]
+        median = statistics.median(times)
+        rows.append(
+            {
+                "windows": n,
+                "sec": round(median, 3),
+                "audio_sec_per_sec": round(n * WINDOW_SEC / median, 1),
+                "peak_gib": 0.0 if dry else gib(torch.cuda.max_memory_allocated()),
+                "failed": failed[:3],
+                "words": sum(len(r.text.split()) for r in results if not isinstance(r, Exception)),
+            }
+        )
+        report["throughput"] = rows
+    batch = [windows[i % len(windows)] for i in range(sequential)]
+    one_by_one = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        for window in batch:
+            timed([window])
+        one_by_one.append(time.perf_counter() - t0)
+    report["sequential"] = {
+        "windows": sequential,
+        "sec": round(min(one_by_one), 3),
+        "audio_sec_per_sec": round(sequential * WINDOW_SEC / min(one_by_one), 1),
+    }
+    transcripts: dict[str, Any] = {}
+    corpora = {language: corpus[:per_corpus] for language, corpus in meta["corpora"].items()}
+    for language, corpus in corpora.items():
+        seconds, results = timed([audio(c["key"]) for c in corpus], DecodeOptions(language=language))
+        transcripts[language] = {
+            "sec": round(seconds, 3),
+            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+        }
+    seconds, worded = timed(
+        [audio(c["key"]) for c in corpora["en"]], DecodeOptions(language="en", word_timestamps=True)
+    )
+    transcripts["en_words"] = {
+        "sec": round(seconds, 3),
+        "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in worded],
+        "words": [
+            [[w.word, w.start, w.end] for s in r.segments for w in (s.words or [])]
+            for r in worded
+            if not isinstance(r, Exception)
+        ][:3],
+    }
+    report["transcripts"] = transcripts
+
+
+# report (here) -----------------------------------------------------------------------------------
+def report(gpu_json: Path, before_json: Path | None = None) -> None:
+    """WER here against the references and against this CPU's own float32 decode; RESULTS.md's GPU section.
+
+    ``before_json``: a run of the same script with stock openai-whisper's decoding loop, for the ratio.
+    """
+    from benchmarks.report import replace_gpu_section
+    from eval.textnorm import wer
+    from handlers.whisper.asr import WhisperConfig
+    from handlers.whisper.openai_engine import OpenAIWhisperASR
+    from scripts.machine import describe
+    from scripts.paths import WHISPER_WEIGHTS
+    from wire.audio import read_audio_file
+    from wire.options import DecodeOptions
+
+    gpu = json.loads(gpu_json.read_text(encoding="utf-8"))
+    cpu = OpenAIWhisperASR(WhisperConfig(engine="openai-whisper", model_path=str(WHISPER_WEIGHTS), device="cpu"))
+    quality: dict[str, Any] = {}
+    for language, corpus in _corpora().items():
+        jobs = [(read_audio_file(c.path, RATE).samples, DecodeOptions(language=language)) for c in corpus]
+        cpu_texts = [r.text for r in cpu.transcribe_many(jobs)]  # type: ignore[union-attr]
+        gpu_texts = gpu["transcripts"][language]["texts"]
+        refs = [c.transcript for c in corpus]
+        quality[language] = {
+            "clips": len(corpus),
+            "wer_gpu": round(wer(refs, gpu_texts, language), 4),
+            "wer_cpu": round(wer(refs, cpu_texts, language), 4),
+            "gpu_vs_cpu": round(wer(cpu_texts, gpu_texts, language), 4),
+            "identical_texts": sum(a == b for a, b in zip(cpu_texts, gpu_texts, strict=True)),
+        }
+    words = gpu["transcripts"].get("en_words", {})
+    quality["en_word_timestamps_same_text"] = words.get("texts") == gpu["transcripts"]["en"]["texts"]
+    result: dict[str, Any] = {"gpu": gpu, "quality": quality, "cpu_here": describe()}
+    if before_json is not None:
+        before = json.loads(before_json.read_text(encoding="utf-8"))
+        result["stock_loop"] = {k: before.get(k) for k in ("throughput", "sequential")}
+        texts = {k: v["texts"] for k, v in gpu["transcripts"].items()}
+        result["stock_loop"]["same_texts"] = {k: v["texts"] for k, v in before["transcripts"].items()} == texts
+    RESULTS_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    replace_gpu_section(result)
+    print(json.dumps(quality, indent=1))
+
+
+def main() -> None:
+    step = sys.argv[1] if len(sys.argv) > 1 else ""
+    if step == "prepare":
+        prepare()
+    elif step == "run" and len(sys.argv) == 4:
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        run(Path(sys.argv[2]), Path(sys.argv[3]))
+    elif step == "report" and len(sys.argv) in (3, 4):
+        report(Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) == 4 else None)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
