@@ -209,7 +209,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the speaker store and the jobs (PostgreSQL when scaled out).",
     )
     DIARIZE_MERGE_THRESHOLD: float = Field(
-        0.6,
+        0.62,
         ge=-1,
         le=1,
         description="Diarization without a speaker count: clusters of windows merge while their average cosine is above this.",
