@@ -336,6 +336,7 @@ def render_diarization(d: dict[str, Any]) -> list[str]:
         f"Identification (1:N): top-1 {ident['top1']:.1%} over {ident['probes']} probes of enrolled speakers (goal 97 %); "
         f"{ident['unenrolled_rejected']:.1%} of unenrolled probes rejected at the threshold (goal 95 %).",
         f"Cost: `diarize=true` took {cost['diarize']} s against {cost['plain']} s for the same transcription "
+        f"(medians of {cost.get('runs', 1)} interleaved runs) "
         f"(+{cost['added']:.0%}; goal 25 %).",
         "",
     ]
