@@ -4,7 +4,7 @@ Three steps, because the GPU machine has no network, no PyAV and takes at most 6
 
     python -m scripts.gpu_check prepare          # here: .gpu/part-NN (weights, clips, packages) to carry
     python3 -m scripts.gpu_check run BUNDLE OUT  # there: decodes, timings and memory into OUT/gpu.json
-    python -m scripts.gpu_check report GPU_JSON [STOCK_JSON]  # here: WER vs references and vs this CPU's
+    python -m scripts.gpu_check report GPU_JSON [STOCK_JSON [REPEAT_JSON]]  # here: WER vs references and vs this CPU's
                                  # own decode; benchmarks/results/gpu.json and its RESULTS.md section
 
 What ``run`` measures, each section saved as soon as it is done (a failure costs only its section):
@@ -69,10 +69,12 @@ def prepare() -> None:
     (stage / "site").mkdir()
     shutil.copy(WHISPER_WEIGHTS / "openai-whisper.pt", stage / "weights")
     shutil.copy(WHISPER_WEIGHTS / "vocabulary.txt", stage / "weights")
+    shutil.copy(WHISPER_WEIGHTS / "tokenizer.json", stage / "weights")
+    import faster_whisper
     import more_itertools
     import whisper
 
-    for module in (whisper, more_itertools):
+    for module in (whisper, more_itertools, faster_whisper):
         package = Path(module.__file__).parent  # type: ignore[arg-type]
         shutil.copytree(package, stage / "site" / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
@@ -139,8 +141,14 @@ def run(bundle: Path, out: Path) -> None:
     def save() -> None:
         (out / "gpu.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
+    if "av" not in sys.modules:  # nothing here decodes: clips come decoded; wire.audio only names PyAV
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            sys.modules["av"] = types.ModuleType("av")
     for name, section in (
         ("ctranslate2", lambda: _ctranslate2_on_cuda(bundle)),
+        ("faster_whisper_fallback", lambda: _faster_whisper_fallback(bundle)),
         ("engine", lambda: _engine_sections(bundle, report)),
     ):
         started = time.perf_counter()
@@ -233,12 +241,36 @@ def _tiny_ct2_whisper(vocabulary: Path, target: Path, width: int = 64, mels: int
     return target
 
 
+def _faster_whisper_fallback(bundle: Path) -> dict[str, Any]:
+    """The whisper handler's engine with device auto, then cuda, on a model CTranslate2 may not run there."""
+    import logging
+
+    from handlers.whisper.asr import WhisperASR, WhisperConfig
+    from wire.options import DecodeOptions
+
+    tiny = _tiny_ct2_whisper(bundle / "weights" / "vocabulary.txt", Path("/tmp/tiny-ct2-fallback"))
+    shutil.copy(bundle / "weights" / "tokenizer.json", tiny)
+    warnings: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage()[:300])
+
+    logging.getLogger("handlers.whisper.asr").addHandler(Keep(logging.WARNING))
+    asr = WhisperASR(WhisperConfig(model_path=str(tiny), beam_size=1))
+    found: dict[str, Any] = {"auto": f"{asr.device}/{asr.compute_type}", "warnings": warnings}
+    silence = np.zeros(RATE * 2, dtype=np.float32)
+    asr.transcribe(silence, DecodeOptions(language="en", beam_size=1, max_new_tokens=4))
+    found["auto_transcribes"] = True
+    try:
+        WhisperASR(WhisperConfig(model_path=str(tiny), device="cuda"))
+        found["cuda"] = "started"
+    except RuntimeError as exc:
+        found["cuda"] = f"refused: {exc}"[:400]
+    return found
+
+
 def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
-    if "av" not in sys.modules:  # nothing here decodes: clips come decoded; wire.audio only names PyAV
-        try:
-            import av  # noqa: F401
-        except ImportError:
-            sys.modules["av"] = types.ModuleType("av")
     import torch
 
     from handlers.whisper.asr import WhisperConfig
@@ -349,10 +381,11 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
 
 
 # report (here) -----------------------------------------------------------------------------------
-def report(gpu_json: Path, before_json: Path | None = None) -> None:
+def report(gpu_json: Path, before_json: Path | None = None, repeat_json: Path | None = None) -> None:
     """WER here against the references and against this CPU's own float32 decode; RESULTS.md's GPU section.
 
-    ``before_json``: a run of the same script with stock openai-whisper's decoding loop, for the ratio.
+    ``before_json``: a run of the same script with stock openai-whisper's decoding loop, for the ratio;
+    ``repeat_json``: the same code run again on another lease, to show how much the figures move.
     """
     from benchmarks.report import replace_gpu_section
     from eval.textnorm import wer
@@ -386,6 +419,9 @@ def report(gpu_json: Path, before_json: Path | None = None) -> None:
         result["stock_loop"] = {k: before.get(k) for k in ("throughput", "sequential")}
         texts = {k: v["texts"] for k, v in gpu["transcripts"].items()}
         result["stock_loop"]["same_texts"] = {k: v["texts"] for k, v in before["transcripts"].items()} == texts
+    if repeat_json is not None:
+        repeat = json.loads(repeat_json.read_text(encoding="utf-8"))
+        result["repeat"] = {k: repeat.get(k) for k in ("throughput", "sequential")}
     RESULTS_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     replace_gpu_section(result)
     print(json.dumps(quality, indent=1))
@@ -398,8 +434,9 @@ def main() -> None:
     elif step == "run" and len(sys.argv) == 4:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         run(Path(sys.argv[2]), Path(sys.argv[3]))
-    elif step == "report" and len(sys.argv) in (3, 4):
-        report(Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) == 4 else None)
+    elif step == "report" and len(sys.argv) in (3, 4, 5):
+        optional = [Path(a) for a in sys.argv[3:]]
+        report(Path(sys.argv[2]), *optional)
     else:
         sys.exit(__doc__)
 
