@@ -65,9 +65,13 @@ def test_one_clip_decodes_to_the_stock_tokens_and_scores(
 ) -> None:
     options = decoding.DecodingOptions(language=language, beam_size=5, fp16=False)
     mel = _mel(engine, clip.path)[None]
+    task = batched_task_class()(engine.model, options)
+    # the replacements are in place: otherwise the stock loop would pass this test on its own
+    assert type(task.decoder).__name__ == "OneSyncBeamSearch"
+    assert "TensorTimestampRules" in {type(f).__name__ for f in task.logit_filters}
     with torch.inference_mode():
         stock = decoding.DecodingTask(engine.model, options).run(mel)[0]
-        ours = batched_task_class()(engine.model, options).run(mel)[0]
+        ours = task.run(mel)[0]
     assert ours.tokens == stock.tokens
     # cross-attention sees the clip repeated per beam rather than broadcast: other GEMM shapes, other rounding
     assert ours.avg_logprob == pytest.approx(stock.avg_logprob, rel=1e-5)
