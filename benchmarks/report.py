@@ -189,13 +189,15 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         f"- with a reference file (two embeddings): {result['verify']['verify_with_reference_median_sec']} s",
         f"- against an enrolled speaker (one embedding): {result['verify']['verify_enrolled_median_sec']} s",
         "",
-        "## Live streams: Audio Core /ws/asr next to WhisperLive 0.10.0 (same weights, same clip, same client pacing)",
+        "## Live streams: Audio Core /ws/asr next to WhisperLive 0.10.0 (same weights, same excerpts, same client pacing)",
         "",
-        f"{result['stream']['seconds']:g} s of `{result['stream']['clip']}` streamed by N clients at once at real-time pace "
+        f"N clients at once, each streaming its own {result['stream']['seconds']:g} s stretch of "
+        f"`{result['stream']['clip']}` (stretches start {result['stream'].get('stagger_sec', 0):g} s apart, so no two "
+        "streams send the same audio at the same moment) at real-time pace "
         "(PCM16, 100 ms frames). Word latency: for each word of the offline transcript, when the client's text first "
         "shows it minus when the client sent the end of that word's audio (the same measure for both protocols). "
         "'Shown' is the share of words that appeared before the stream ended; final WER is against the offline "
-        "transcript. Each system ramps up until p95 passes 2 s. WhisperLive: faster_whisper backend, one shared "
+        "transcript of the stream's stretch. Each system ramps up until p95 passes 2 s. WhisperLive: faster_whisper backend, one shared "
         "model, its defaults (beam 5, VAD on); it runs after Audio Core's stack has stopped.",
         "",
         "| system | streams | word latency p50 s | p95 s | shown | final WER | updates per stream |",

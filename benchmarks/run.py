@@ -31,11 +31,11 @@ from benchmarks.enhance_verify import bench_enhance, bench_verify
 from benchmarks.jobs import bench_jobs, long_recording
 from benchmarks.report import write_markdown
 from benchmarks.streams import (
+    STAGGER_SEC,
     STREAM_CLIP,
     bench_streams,
-    load_clip,
+    excerpts,
     max_streams,
-    offline_reference,
     whisper_live_server,
 )
 from benchmarks.throughput import bench_engine, bench_throughput, bench_without_batching, peer_server, plot
@@ -103,9 +103,8 @@ def main() -> None:
             print(rows[-1])
         enhance_rows = bench_enhance(client, gw.url, args.repeats)
         verify = bench_verify(client, gw.url, args.repeats)
-        stream_audio = load_clip(DATA / STREAM_CLIP, STREAM_SECONDS)
-        stream_ref, stream_text = offline_reference(model, stream_audio, "en")
-        stream_rows = bench_streams("audio_core", gw.url, stream_audio, "en", stream_ref, stream_text, STREAM_LEVELS)
+        stream_clips = excerpts(model, DATA / STREAM_CLIP, STREAM_SECONDS, "en")
+        stream_rows = bench_streams("audio_core", gw.url, stream_clips, "en", STREAM_LEVELS)
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
         ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
         nobatch_rows = bench_without_batching(ts, Path(tmp))
@@ -118,11 +117,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, peer_server(Path(tmp)) as peer_url:
         peer_rows = bench_throughput(peer_url, (1, 4, 8), 16, "/v1/audio/transcriptions") if peer_url else []
     with whisper_live_server() as live_url:
-        live_rows = (
-            bench_streams("whisper_live", live_url, stream_audio, "en", stream_ref, stream_text, STREAM_LEVELS)
-            if live_url
-            else []
-        )
+        live_rows = bench_streams("whisper_live", live_url, stream_clips, "en", STREAM_LEVELS) if live_url else []
     result = {
         "benchmark": "transcribe latency: gateway + TorchServe vs faster-whisper in-process",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -140,6 +135,7 @@ def main() -> None:
         "stream": {
             "clip": STREAM_CLIP,
             "seconds": STREAM_SECONDS,
+            "stagger_sec": STAGGER_SEC,
             "audio_core": stream_rows,
             "whisper_live": live_rows,
         },

@@ -1,13 +1,16 @@
 """Live streams, Audio Core's /ws/asr next to WhisperLive, measured the same way on both.
 
-Both servers get the same clip as PCM16 mono 16 kHz in 100 ms frames at real-time
-pace, from N clients at once. The metric does not depend on either protocol:
+Both servers get the same excerpts as PCM16 mono 16 kHz in 100 ms frames at real-time
+pace, from N clients at once. Stream i speaks its own stretch of the recording (excerpts
+start STAGGER_SEC apart), as N different users would: N copies of one clip would hand the
+server identical windows and prompts at the same moments, which batch perfectly and never
+happen in use. The metric does not depend on either protocol:
 
-- word latency: for every word of the reference (the offline transcript of the clip,
-  with Whisper word times), when the client's text first shows it minus when the
+- word latency: for every word of the reference (the offline transcript of the stream's
+  excerpt, with Whisper word times), when the client's text first shows it minus when the
   client sent the end of that word's audio. Reported as p50/p95 over all streams;
   words that only arrive with the final result are counted apart ("coverage").
-- final WER of each stream against the offline transcript.
+- final WER of each stream against its excerpt's offline transcript.
 
 "How many streams this machine holds" = the largest N whose p95 word latency is <= 2 s.
 WhisperLive (PyPI ``whisper-live``) runs with its faster_whisper backend on the same
@@ -39,11 +42,12 @@ from eval.textnorm import normalize, wer
 from scripts.paths import ROOT, WHISPER_WEIGHTS
 from wire.audio import to_pcm16
 
-__all__ = ["RefWord", "StreamRun", "bench_streams", "whisper_live_server", "word_latencies"]
+__all__ = ["Excerpt", "RefWord", "StreamRun", "bench_streams", "excerpts", "whisper_live_server", "word_latencies"]
 
 RATE = 16000
 FRAME_SEC = 0.1
 LATENCY_GOAL_SEC = 2.0
+STAGGER_SEC = 7.5  # excerpt i starts i * STAGGER_SEC into the recording (wrapping round)
 WHISPER_LIVE = "whisper-live==0.10.0"
 WHISPER_LIVE_DIR = ROOT / ".bench" / "whisper-live"
 
@@ -52,6 +56,15 @@ WHISPER_LIVE_DIR = ROOT / ".bench" / "whisper-live"
 class RefWord:
     end: float  # seconds into the clip
     key: str  # normalised word
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """One stream's audio and its offline reference."""
+
+    audio: np.ndarray
+    words: list[RefWord]
+    text: str
 
 
 @dataclass
@@ -208,16 +221,17 @@ def whisper_live_server() -> Iterator[str | None]:
 
 
 # The comparison ----------------------------------------------------------------------------
-def _summary(runs: list[StreamRun], ref: list[RefWord], reference_text: str, language: str) -> dict[str, Any]:
+def _summary(runs: list[StreamRun], clips: Sequence[Excerpt], language: str) -> dict[str, Any]:
+    """``runs[i]`` streamed ``clips[i]``."""
     latencies: list[float] = []
     shown = 0
-    for run in runs:
-        for lat in word_latencies(ref, run.updates, language):
+    for run, clip in zip(runs, clips, strict=True):
+        for lat in word_latencies(clip.words, run.updates, language):
             if lat is not None:
                 latencies.append(lat)
                 shown += 1
-    total = len(ref) * len(runs)
-    finals_wer = [wer([reference_text], [run.final], language) for run in runs]
+    total = sum(len(clip.words) for clip in clips)
+    finals_wer = [wer([clip.text], [run.final], language) for run, clip in zip(runs, clips, strict=True)]
     return {
         "streams": len(runs),
         "word_latency_p50_sec": round(float(np.percentile(latencies, 50)), 3) if latencies else None,
@@ -234,23 +248,19 @@ def _holds(row: dict[str, Any]) -> bool:
 
 
 def bench_streams(
-    system: str,
-    url: str,
-    audio: np.ndarray,
-    language: str,
-    ref: list[RefWord],
-    reference_text: str,
-    levels: Sequence[int],
+    system: str, url: str, clips: Sequence[Excerpt], language: str, levels: Sequence[int]
 ) -> list[dict[str, Any]]:
-    """Ramp through ``levels`` of simultaneous streams; stop after the first level that misses the goal."""
+    """Ramp through ``levels`` of simultaneous streams (stream i speaks ``clips[i % len(clips)]``);
+    stop after the first level that misses the goal."""
     one = audio_core_stream if system == "audio_core" else whisper_live_stream
 
-    async def level(n: int) -> list[StreamRun]:
-        return await asyncio.gather(*(one(url, audio, language) for _ in range(n)))
+    async def level(chosen: list[Excerpt]) -> list[StreamRun]:
+        return await asyncio.gather(*(one(url, clip.audio, language) for clip in chosen))
 
     rows: list[dict[str, Any]] = []
     for n in levels:
-        rows.append({"system": system, **_summary(asyncio.run(level(n)), ref, reference_text, language)})
+        chosen = [clips[i % len(clips)] for i in range(n)]
+        rows.append({"system": system, **_summary(asyncio.run(level(chosen)), chosen, language)})
         print(rows[-1], flush=True)
         if not _holds(rows[-1]):
             break
@@ -269,10 +279,19 @@ def offline_reference(model: object, audio: np.ndarray, language: str) -> tuple[
     return reference_words(words, language), "".join(s.text for s in segments)
 
 
-def load_clip(path: Path, seconds: float) -> np.ndarray:
+def excerpts(model: object, path: Path, seconds: float, language: str) -> list[Excerpt]:
+    """``seconds``-long stretches of the recording STAGGER_SEC apart, each with its offline reference."""
     from wire.audio import read_audio_file
 
-    return read_audio_file(path, RATE).samples[: int(seconds * RATE)]
+    audio = read_audio_file(path, RATE).samples
+    span = int(seconds * RATE)
+    starts = range(0, max(1, len(audio) - span + 1), int(STAGGER_SEC * RATE))
+    out = []
+    for start in starts:
+        piece = audio[start : start + span]
+        words, text = offline_reference(model, piece, language)
+        out.append(Excerpt(piece, words, text))
+    return out
 
 
 def main() -> None:
@@ -291,9 +310,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["audio_core", "whisper_live"])
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    audio = load_clip(DATA_DIR / STREAM_CLIP, args.seconds)
     model = WhisperModel(str(WHISPER_WEIGHTS), device="cpu", compute_type="int8", local_files_only=True)
-    ref, text = offline_reference(model, audio, "en")
+    clips = excerpts(model, DATA_DIR / STREAM_CLIP, args.seconds, "en")
     del model
     rows: list[dict[str, Any]] = []
     if args.only != "whisper_live":
@@ -302,11 +320,11 @@ def main() -> None:
             torchserve(Path(tmp) / "ts") as ts,
             gateway(ts, Path(tmp) / "gw") as gw,
         ):
-            rows += bench_streams("audio_core", gw.url, audio, "en", ref, text, levels)
+            rows += bench_streams("audio_core", gw.url, clips, "en", levels)
     if args.only != "audio_core":
         with whisper_live_server() as url:
             if url:
-                rows += bench_streams("whisper_live", url, audio, "en", ref, text, levels)
+                rows += bench_streams("whisper_live", url, clips, "en", levels)
     print(json.dumps(rows, indent=1))
 
 

@@ -33,6 +33,7 @@ HOTWORDS_MAX_CHARS = 500  # faster-whisper keeps at most half the 448-token cont
 # A prompt takes at most 224 of Whisper's 448 context tokens; new text must fit in what is left.
 MAX_NEW_TOKENS_LIMIT = 220
 TEMPERATURE_MAX = 1.0
+SKIP_TAIL_MAX_SEC = 30.0  # one Whisper window
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -69,6 +70,10 @@ class DecodeOptions:
     # the encoder costs the same for 3 s as for 30 s, so short stream decodes get 2-3x cheaper.
     fit_window: bool = False
     max_new_tokens: int | None = None  # bounds the cost of a repetition loop
+    # Audio left after the model's last timestamp in a window, when shorter than this, is not decoded
+    # as a window of its own. A live stream decodes it again 0.5 s later with more audio after it;
+    # alone it is a cut-off word that Whisper mostly answers by repeating the prompt.
+    skip_tail_sec: float | None = None
     hotwords: str | None = None  # words and names to expect (faster-whisper's hotwords)
 
     def __post_init__(self) -> None:
@@ -86,6 +91,8 @@ class DecodeOptions:
             raise _invalid(f"hotwords must be text of at most {HOTWORDS_MAX_CHARS} characters")
         if self.temperature is not None and not 0.0 <= self.temperature <= TEMPERATURE_MAX:
             raise _invalid(f"temperature must be between 0 and {TEMPERATURE_MAX:g}")
+        if self.skip_tail_sec is not None and not 0.0 <= self.skip_tail_sec <= SKIP_TAIL_MAX_SEC:
+            raise _invalid(f"skip_tail_sec must be between 0 and {SKIP_TAIL_MAX_SEC:g}")
 
     def to_params(self) -> dict[str, Any]:
         """JSON-ready fields, the unset ones left out (the handler then uses its defaults)."""
@@ -114,6 +121,7 @@ class DecodeOptions:
             fit_window=_flag(params, "fit_window", False),
             max_new_tokens=_number(params, "max_new_tokens", int, None),
             hotwords=hotwords,
+            skip_tail_sec=_number(params, "skip_tail_sec", float, None),
         )
 
 

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         True,
         description="Encode only the stream buffer (plus padding), not Whisper's full 30 s window: 2-3x cheaper decodes.",
     )
+    STREAM_SKIP_TAIL_SEC: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="A partial decode leaves audio after Whisper's last timestamp undecoded when shorter than this (the next update has it).",
+    )
     STREAM_NO_SPEECH_PROB: float = Field(
         0.6, ge=0, le=1, description="Segments the model itself thinks are not speech above this are dropped."
     )

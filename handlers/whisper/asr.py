@@ -9,6 +9,7 @@ cores to spare) serves them in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from handlers.whisper.engine import engine_class
+from handlers.whisper.engine import TailSkipped, engine_class
 from handlers.whisper.first_window import prefetch
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
@@ -148,11 +149,18 @@ class WhisperASR:
         if options.temperature is not None:
             kwargs["temperature"] = options.temperature
         self.model.limit_frames(self._frames(audio, options) if isinstance(frames, _Own) else frames)
+        self.model.skip_tail(round((options.skip_tail_sec or 0.0) * _FRAMES_PER_SEC))
+        segments: list[Segment] = []
         try:
             segments_iter, info = self.model.transcribe(audio, **kwargs)
-            segments = [_segment(s, options.word_timestamps) for s in segments_iter]
+            # faster-whisper decodes window by window as segments are taken; a skipped tail ends it
+            # there, and the windows before it are the answer the request asked for
+            with contextlib.suppress(TailSkipped):
+                for seg in segments_iter:
+                    segments.append(_segment(seg, options.word_timestamps))
         finally:
             self.model.limit_frames(None)
+            self.model.skip_tail(0)
         return Transcription(
             text="".join(s.text for s in segments).strip(),
             language=info.language,

@@ -7,6 +7,10 @@
   ``first_window.prefetch`` decoded for the whole batch at once, when the window and prompt are
   the ones prepared; anything else (and a decoding that needs the temperature fallback) runs as
   faster-whisper runs it.
+- Skipped tails: ``skip_tail`` (per calling thread) stops a transcription before it encodes a
+  later window with less audio than asked; ``transcribe`` then ends with the windows decoded so far.
+- A loop guard for capped greedy decodes (``loop_guard.py``): half the token budget first; a
+  decoding that has not ended by then and already repeats itself stops there.
 """
 
 from __future__ import annotations
@@ -17,8 +21,24 @@ from typing import Any
 import numpy as np
 
 from handlers.whisper.first_window import FirstWindows, Prepared, window_key
+from handlers.whisper.loop_guard import guarded_generate
 
-__all__ = ["engine_class"]
+__all__ = ["TailSkipped", "content_frames", "engine_class"]
+
+
+class TailSkipped(Exception):
+    """The next window holds less audio than the request's ``skip_tail_sec``: stop before it."""
+
+
+def content_frames(window: np.ndarray) -> int:
+    """Mel frames of audio in an encoder window, before faster-whisper's zero padding.
+
+    Padding is exactly 0.0 in every mel bin; a frame of real audio never is (log-mel values are
+    clamped to within 8 of the loudest and then shifted, so even digital silence is about -1.5).
+    """
+    frames = window.reshape(-1, window.shape[-1])
+    filled = np.flatnonzero(np.any(frames != 0.0, axis=0))
+    return int(filled[-1]) + 1 if filled.size else 0
 
 
 def engine_class() -> Any:
@@ -35,9 +55,18 @@ def engine_class() -> Any:
         def limit_frames(self, frames: int | None) -> None:
             self._local.frames = frames
 
+        def skip_tail(self, frames: int) -> None:
+            """From this thread's next transcription on: no later window with fewer audio frames."""
+            self._local.skip_tail_frames = frames
+            self._local.encoded = False
+
         def encode(self, features: np.ndarray) -> Any:
             frames = getattr(self._local, "frames", None)
             self._local.prepared = None
+            if getattr(self._local, "skip_tail_frames", 0):
+                if self._local.encoded and content_frames(features) < self._local.skip_tail_frames:
+                    raise TailSkipped
+                self._local.encoded = True
             if self.first_windows:
                 window = features[0] if features.ndim == 3 else features
                 prepared = self.first_windows.take(window_key(window, frames))
@@ -55,7 +84,9 @@ def engine_class() -> Any:
                 decoded = _first_temperature(prepared.result, tokenizer, options, get_compression_ratio)
                 if decoded is not None:
                     return decoded
-            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            return guarded_generate(
+                super().generate_with_fallback, encoder_output, prompt, tokenizer, options, get_compression_ratio
+            )
 
     return BatchingWhisper
 

@@ -99,3 +99,7 @@ def test_a_stream_sends_partials_then_final_then_closes(tmp_path: Path) -> None:
         assert all(m["type"] == "partial" for m in messages[:-1])
         assert closed.value.code == 1000 and messages[-1]["audio_sec"] == pytest.approx(2.0)
     assert all(c.params["fit_window"] and c.params["max_new_tokens"] <= 220 for c in fake.calls)
+    # partials leave a short tail to the next update; the final decode takes everything
+    *partials, final = fake.calls
+    assert partials and all(c.params["skip_tail_sec"] == 2.0 for c in partials)
+    assert "skip_tail_sec" not in final.params

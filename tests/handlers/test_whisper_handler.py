@@ -90,6 +90,8 @@ def test_options_come_from_yaml_then_env(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"max_new_tokens": 0}, "max_new_tokens"),
         ({"max_new_tokens": 221}, "max_new_tokens"),
         ({"max_new_tokens": "lots"}, "integer"),
+        ({"skip_tail_sec": -1}, "skip_tail_sec"),
+        ({"skip_tail_sec": 31}, "skip_tail_sec"),
         ({"initial_prompt": "x" * 5000}, "initial_prompt"),
     ],
 )

@@ -74,7 +74,7 @@ class StreamSession:
 
     # Decoding -------------------------------------------------------------------
     async def partial(self) -> Snapshot:
-        return self.state.update(await self._hypothesis())
+        return self.state.update(await self._hypothesis(partial=True))
 
     async def final(self) -> Snapshot:
         """Decode what is left (window by window when a backlog remains) and commit all of it."""
@@ -83,7 +83,7 @@ class StreamSession:
             self.state.update(await self._hypothesis())
         return self.state.finish(await self._hypothesis())
 
-    async def _hypothesis(self) -> list[tuple[float, float, str]]:
+    async def _hypothesis(self, partial: bool = False) -> list[tuple[float, float, str]]:
         s = self._settings
         audio = self.state.buffer[: int(s.ASR_WINDOW_SEC * SAMPLE_RATE)].copy()
         if len(audio) < SAMPLE_RATE * 0.3 or is_silent(audio, s.SILENCE_RMS):
@@ -103,6 +103,10 @@ class StreamSession:
             max_new_tokens=min(MAX_NEW_TOKENS_LIMIT, int(16 + s.STREAM_TOKENS_PER_SEC * len(audio) / SAMPLE_RATE)),
             initial_prompt=self.state.prompt(),
             hotwords=self.hotwords,
+            # A partial leaves a short tail after Whisper's last timestamp (usually a word still being
+            # spoken) to the next update instead of decoding it as a window of its own; the final
+            # decode takes everything.
+            skip_tail_sec=s.STREAM_SKIP_TAIL_SEC if partial else None,
         )
         result = await self._client.transcribe(s.ASR_MODEL, pcm, SAMPLE_RATE, options.to_params())
         if self.language is None and result.language:
