@@ -45,7 +45,10 @@ class WhisperConfig:
     device: str = "auto"  # auto | cpu | cuda
     compute_type: str = "auto"  # auto: float16 on cuda, int8 on cpu
     cpu_threads: int = 0  # 0: CTranslate2 default
-    num_workers: int = 1  # parallel transcriptions inside one batch
+    # Transcriptions of one TorchServe batch that run at once (CTranslate2 replicas, +150 MiB each on
+    # CPU). Two: the decodes of two live streams that share a batch overlap; on a 2-core CPU, two at a
+    # time finished 10-15 % sooner than one after the other, and file throughput was unchanged.
+    num_workers: int = 2
     beam_size: int = 5
     vad_filter: bool = False
     max_audio_sec: float = 600.0  # per item; the gateway sends <= 30 s pieces

@@ -20,10 +20,11 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from handlers.whisper.loop_guard import cut_at, probe_budget
 from wire.options import DecodeOptions
 
 __all__ = ["FirstWindows", "Prepared"]
@@ -81,9 +82,11 @@ def window_key(window: np.ndarray, frames: int | None) -> bytes:
 @dataclass
 class _Clip:
     index: int
-    window: np.ndarray  # the full 30 s mel window, as faster-whisper pads it
+    audio: np.ndarray
+    options: DecodeOptions
     prompt: list[int]
-    cap: int  # prompt + new tokens allowed
+    cap: int  # prompt + new tokens allowed in its first run
+    probing: bool  # that first run is the loop guard's half budget
     frames: int | None  # its own fitted window, or None for the full one
 
 
@@ -104,9 +107,6 @@ def prefetch(
     for index, (audio, options, frames) in enumerate(jobs):
         if options.language is None or (options.temperature or 0.0) > 0:
             continue  # detection and sampling decode differently: the ordinary path
-        window = _first_window(model, audio, options)
-        if window is None:
-            continue
         tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task=options.task, language=options.language
         )
@@ -115,6 +115,9 @@ def prefetch(
         cap = model.max_length if options.max_new_tokens is None else len(prompt) + options.max_new_tokens
         if cap > model.max_length:
             continue  # faster-whisper refuses it: let it say so
+        # a capped greedy decoding runs with the loop guard's half budget first, as it would alone
+        probe = probe_budget(options.max_new_tokens) if options.beam_size == 1 and options.temperature == 0.0 else None
+        run_cap = cap if probe is None else len(prompt) + probe
         group = (
             options.task,
             options.language,
@@ -127,14 +130,19 @@ def prefetch(
             None if options.beam_size == 1 else cap,
             tuple(get_suppressed_tokens(tokenizer, [-1])),
         )
-        groups.setdefault(group, []).append(_Clip(index, window, prompt, cap, frames))
+        groups.setdefault(group, []).append(_Clip(index, audio, options, prompt, run_cap, probe is not None, frames))
 
     frames_used: dict[int, int | None] = {}
-    for (_, _, beam_size, full, _, _, suppress), clips in groups.items():
+    for (_, _, beam_size, full, _, _, suppress), members in groups.items():
+        # the window (VAD, mel features) only for clips that have a partner: alone, the ordinary
+        # path computes it anyway (two live streams' prompts rarely match in length)
+        windows = {} if len(members) < 2 else {c.index: _first_window(model, c.audio, c.options) for c in members}
+        clips = [c for c in members if windows.get(c.index) is not None]  # None: more than one window
         if len(clips) < 2:
             continue  # nothing to share: the ordinary path is the same work
+        window = {c.index: cast(np.ndarray, windows[c.index]) for c in clips}
         frames = None if full else max(c.frames or 0 for c in clips)
-        stacked = np.stack([c.window if frames is None else c.window[..., :frames] for c in clips])
+        stacked = np.stack([window[c.index] if frames is None else window[c.index][..., :frames] for c in clips])
         encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(stacked)))
         results = model.model.generate(
             encoded,
@@ -144,7 +152,7 @@ def prefetch(
             length_penalty=1,
             repetition_penalty=1,
             no_repeat_ngram_size=0,
-            max_length=max(c.cap for c in clips),
+            max_length=(max_length := max(c.cap for c in clips)),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -155,10 +163,12 @@ def prefetch(
             encoded = encoded.to_device(ctranslate2.Device.cpu)
         per_clip = np.asarray(encoded)
         for i, (clip, result) in enumerate(zip(clips, results, strict=True)):
-            if len(clip.prompt) + len(result.sequences_ids[0]) >= clip.cap:
-                continue  # reached its own cap (or the shared one): let it decode alone, exactly
+            own_limit = clip.cap == max_length and not clip.probing  # decoded under exactly its own limit
+            ended = len(result.sequences_ids[0]) < cut_at(len(clip.prompt), clip.cap - len(clip.prompt))
+            if not (own_limit or ended):
+                continue  # stopped by a longer clip's cap or by its loop probe: let it decode alone, exactly
             output = ctranslate2.StorageView.from_array(np.ascontiguousarray(per_clip[i : i + 1]))
-            store.put(window_key(clip.window, frames), Prepared(output, clip.prompt, result))
+            store.put(window_key(window[clip.index], frames), Prepared(output, clip.prompt, result))
             frames_used[clip.index] = frames
     return frames_used
 

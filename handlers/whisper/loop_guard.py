@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["guarded_generate", "loop_start", "probe_tokens"]
+__all__ = ["cut_at", "guarded_generate", "loop_start", "probe_budget", "probe_tokens"]
 
 # Fewer tokens than this cannot show a loop to the compression test (zlib's own overhead keeps
 # the ratio of a short text low): below it the guard does not try.
@@ -39,12 +39,18 @@ MAX_LOOP_PERIOD = 8
 
 
 def probe_tokens(options: Any) -> int | None:
-    """The first run's token budget, or None when the guard does not apply to these options."""
+    """The first run's token budget for faster-whisper's ``options`` (None: the guard does not apply)."""
     greedy_only = options.beam_size == 1 and list(options.temperatures) == [0.0]
-    if not greedy_only or options.max_new_tokens is None or options.compression_ratio_threshold is None:
+    if not greedy_only or options.compression_ratio_threshold is None:
         return None
-    probe = options.max_new_tokens // 2
-    return probe if probe >= MIN_PROBE_TOKENS else None
+    return probe_budget(options.max_new_tokens)
+
+
+def probe_budget(max_new_tokens: int | None) -> int | None:
+    """Half a greedy decoding's ``max_new_tokens`` (None: uncapped, or too few to tell a loop)."""
+    if max_new_tokens is None or max_new_tokens // 2 < MIN_PROBE_TOKENS:
+        return None
+    return max_new_tokens // 2
 
 
 def guarded_generate(
@@ -62,7 +68,7 @@ def guarded_generate(
         return generate(encoder_output, prompt, tokenizer, options)
     first = generate(encoder_output, prompt, tokenizer, dataclasses.replace(options, max_new_tokens=probe))
     tokens = first[0].sequences_ids[0]
-    if len(tokens) < _cut_at(len(prompt), probe):
+    if len(tokens) < cut_at(len(prompt), probe):
         return first  # ended by itself: exactly what the full budget gives
     looped = first[3] > options.compression_ratio_threshold or loop_start(tokens) is not None
     decoded = first if looped else generate(encoder_output, prompt, tokenizer, options)
@@ -109,7 +115,7 @@ def _without_loop(decoded: tuple[Any, ...], tokenizer: Any, compression: Callabl
     return trimmed, avg_logprob, temperature, compression(tokenizer.decode(kept).strip())
 
 
-def _cut_at(prompt_len: int, max_new_tokens: int) -> int:
+def cut_at(prompt_len: int, max_new_tokens: int) -> int:
     """The fewest tokens a decoding stopped by the cap can have: fewer means it ended by itself.
 
     faster-whisper asks CTranslate2 for ``max_length = len(prompt) + max_new_tokens``; CTranslate2

@@ -135,3 +135,14 @@ def test_content_frames_counts_the_audio_before_the_padding(asr: WhisperASR, lec
     silence = asr.model.feature_extractor(np.zeros(2 * RATE, np.float32), chunk_length=None)[:, :-1]
     assert content_frames(np.asarray(pad_or_trim(silence))) == 200
     assert content_frames(np.zeros((80, 3000), np.float32)) == 0
+
+
+def test_in_a_batch_a_looping_window_gets_the_answer_it_gets_alone(asr: WhisperASR, lecture: np.ndarray) -> None:
+    looping = lecture[4 * RATE : int(9.5 * RATE)]
+    other = lecture[40 * RATE : int(45.5 * RATE)]
+    options = _stream_options(5.5, initial_prompt=PROMPT)
+    alone = asr.transcribe(looping, options)
+    batched = asr.transcribe_many([(other, options), (looping, options)])
+    assert not any(isinstance(r, Exception) for r in batched)
+    assert _tokens(batched[1]) == _tokens(alone)
+    assert len(_tokens(alone)) < 25 and normalize(batched[0].text)  # type: ignore[union-attr]

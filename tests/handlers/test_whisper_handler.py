@@ -184,7 +184,7 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
             word_timestamps=True,
             vad_filter=True,
             fit_window=True,
-            max_new_tokens=60 + 10 * i,
+            max_new_tokens=160 + 10 * i,  # the loop guard first runs half: room for the longest clip
             initial_prompt="Well,",
         )
         for i, (_, lang) in enumerate(clips)
