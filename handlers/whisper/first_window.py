@@ -20,7 +20,7 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -136,11 +136,11 @@ def prefetch(
     for (_, _, beam_size, full, _, _, suppress), members in groups.items():
         # the window (VAD, mel features) only for clips that have a partner: alone, the ordinary
         # path computes it anyway (two live streams' prompts rarely match in length)
-        windows = {} if len(members) < 2 else {c.index: _first_window(model, c.audio, c.options) for c in members}
-        clips = [c for c in members if windows.get(c.index) is not None]  # None: more than one window
+        found = [(c, _first_window(model, c.audio, c.options)) for c in members] if len(members) > 1 else []
+        window = {c.index: w for c, w in found if w is not None}  # None: the clip needs more than one window
+        clips = [c for c in members if c.index in window]
         if len(clips) < 2:
             continue  # nothing to share: the ordinary path is the same work
-        window = {c.index: cast(np.ndarray, windows[c.index]) for c in clips}
         frames = None if full else max(c.frames or 0 for c in clips)
         stacked = np.stack([window[c.index] if frames is None else window[c.index][..., :frames] for c in clips])
         encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(stacked)))
