@@ -116,7 +116,7 @@ def prefetch(
         if cap > model.max_length:
             continue  # faster-whisper refuses it: let it say so
         # a capped greedy decoding runs with the loop guard's half budget first, as it would alone
-        probe = probe_budget(options.max_new_tokens) if options.beam_size == 1 and options.temperature == 0.0 else None
+        probe = probe_budget(options.beam_size, [options.temperature], options.max_new_tokens)
         run_cap = cap if probe is None else len(prompt) + probe
         group = (
             options.task,

@@ -40,15 +40,16 @@ MAX_LOOP_PERIOD = 8
 
 def probe_tokens(options: Any) -> int | None:
     """The first run's token budget for faster-whisper's ``options`` (None: the guard does not apply)."""
-    greedy_only = options.beam_size == 1 and list(options.temperatures) == [0.0]
-    if not greedy_only or options.compression_ratio_threshold is None:
+    if options.compression_ratio_threshold is None:
         return None
-    return probe_budget(options.max_new_tokens)
+    return probe_budget(options.beam_size, options.temperatures, options.max_new_tokens)
 
 
-def probe_budget(max_new_tokens: int | None) -> int | None:
-    """Half a greedy decoding's ``max_new_tokens`` (None: uncapped, or too few to tell a loop)."""
-    if max_new_tokens is None or max_new_tokens // 2 < MIN_PROBE_TOKENS:
+def probe_budget(beam_size: int, temperatures: Sequence[float | None], max_new_tokens: int | None) -> int | None:
+    """Half the ``max_new_tokens`` of a greedy decoding at temperature 0 alone (None: not such a
+    decoding, uncapped, or too few tokens to tell a loop)."""
+    greedy_only = beam_size == 1 and list(temperatures) == [0.0]
+    if not greedy_only or max_new_tokens is None or max_new_tokens // 2 < MIN_PROBE_TOKENS:
         return None
     return max_new_tokens // 2
 
