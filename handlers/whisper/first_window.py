@@ -11,7 +11,7 @@ so later windows, the temperature fallback ladder and word timestamps keep faste
 logic, and the text is what one-at-a-time decoding gives.
 
 What cannot share a call goes the ordinary way: language detection, sampling temperatures,
-clips longer than a window.
+clips longer than a window, greedy decodings on a CPU.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from handlers.whisper.loop_guard import cut_at, probe_budget
 from wire.options import DecodeOptions
 
-__all__ = ["FirstWindows", "Prepared"]
+__all__ = ["FirstWindows", "Prepared", "greedy_batches"]
 
 _WINDOW_FRAMES = 3000
 _MAX_INITIAL_TIMESTAMP_SEC = 1.0  # faster-whisper's transcribe defaults, which its own decoding uses
@@ -107,6 +107,14 @@ def prefetch(
     for index, (audio, options, frames) in enumerate(jobs):
         if options.language is None or (options.temperature or 0.0) > 0:
             continue  # detection and sampling decode differently: the ordinary path
+        if options.beam_size == 1 and not greedy_batches(model):
+            # Greedy on a CPU: side by side on the worker threads is sooner. Measured on a 2-core CPU,
+            # seven pairs of live-stream windows (3-8 s, token caps, word times, VAD) took 8.0-8.5 s
+            # batched and 5.0-5.2 s on two threads (11.1 vs 9.7-10.5 s without caps). A greedy step
+            # is one row per clip, so a batch of a few gains little there, and a capped clip stopped
+            # by a longer one's cap or by the loop guard's half budget is decoded again alone. Beam
+            # search (5 rows per clip) does gain: 0.79x the time of one after another.
+            continue
         tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task=options.task, language=options.language
         )
@@ -171,6 +179,11 @@ def prefetch(
             store.put(window_key(window[clip.index], frames), Prepared(output, clip.prompt, result))
             frames_used[clip.index] = frames
     return frames_used
+
+
+def greedy_batches(model: Any) -> bool:
+    """Whether greedy clips share batched calls: on a GPU, not on a CPU (see ``prefetch``)."""
+    return bool(model.model.device != "cpu")
 
 
 def _first_window(model: Any, audio: np.ndarray, options: DecodeOptions) -> np.ndarray | None:

@@ -176,18 +176,22 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     ]
     audio = [read_audio_file(path, 16000).samples for path, _ in clips]
     file_pieces = [DecodeOptions(language=lang) for _, lang in clips]  # beam 5, the fallback ladder, 30 s windows
-    streams = [  # greedy, fitted windows of different lengths, a prompt, word times, VAD, per-clip token caps
+    fitted = [  # fitted windows of different lengths, a prompt, word times, VAD, a token cap
         DecodeOptions(
             language=lang,
-            beam_size=1,
+            beam_size=2,
             temperature=0.0,
             word_timestamps=True,
             vad_filter=True,
             fit_window=True,
-            max_new_tokens=160 + 10 * i,  # the loop guard first runs half: room for the longest clip
+            max_new_tokens=200,
             initial_prompt="Well,",
         )
-        for i, (_, lang) in enumerate(clips)
+        for _, lang in clips
+    ]
+    # live-stream decodes: greedy, per-clip caps (the loop guard first runs half)
+    streams = [
+        dataclasses.replace(options, beam_size=1, max_new_tokens=160 + 10 * i) for i, options in enumerate(fitted)
     ]
     prepared: list[dict[int, int | None]] = []
     real_prefetch = asr_module.prefetch
@@ -198,7 +202,7 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
 
     monkeypatch.setattr(asr_module, "prefetch", counted)
     texts = {}
-    for name, options in (("files", file_pieces), ("streams", streams)):
+    for name, options in (("files", file_pieces), ("fitted", fitted), ("streams", streams)):
         jobs = list(zip(audio, options, strict=True))
         for batched in (False, True):
             monkeypatch.setattr(asr, "config", dataclasses.replace(asr.config, batch_first_window=batched))
@@ -213,8 +217,11 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     assert texts["files", True, "times"] == texts["files", False, "times"]
     # fitted windows share a call padded to the longest of their group: the same words, give or take
     assert sorted(prepared[1]) == [0, 1, 2, 3] and prepared[1][0] == prepared[1][1]
-    for alone, together in zip(texts["streams", False], texts["streams", True], strict=True):
+    for alone, together in zip(texts["fitted", False], texts["fitted", True], strict=True):
         assert together and wer([alone], [together]) <= 0.15
+    # greedy decodings on a CPU go side by side on the worker threads, each exactly as alone
+    assert prepared[2] == {}
+    assert texts["streams", True] == texts["streams", False] and all(texts["streams", True])
 
 
 def test_a_gpu_ctranslate2_cannot_use_falls_back_to_the_cpu_under_auto_and_is_refused_under_cuda(
