@@ -15,7 +15,7 @@ import httpx
 
 from benchmarks.common import CLIPS, DATA, duration, percentile
 from handlers.whisper.asr import resolve_device
-from scripts.paths import ROOT, WHISPER_WEIGHTS
+from scripts.paths import ROOT, WHISPER_WEIGHTS, model_config
 from scripts.stack import gateway
 
 __all__ = ["bench_engine", "bench_throughput", "bench_without_batching", "peer_server", "plot"]
@@ -125,7 +125,8 @@ def peer_server(tmp: Path) -> Iterator[str | None]:
 
 
 def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
-    """The same throughput run against a second registration of the whisper archive with batchSize 1."""
+    """The same throughput run against a second registration of the whisper archive with batchSize 1
+    (and as many workers as the first)."""
     r = httpx.post(
         f"{ts.management_url}/models",
         params={
@@ -133,7 +134,7 @@ def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
             "model_name": "whisper_nobatch",
             "batch_size": 1,
             "max_batch_delay": 0,
-            "initial_workers": 1,
+            "initial_workers": model_config("whisper")["minWorkers"],
             "synchronous": "true",
             "response_timeout": 300,
         },
