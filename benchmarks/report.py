@@ -22,6 +22,9 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
     stock = {row["windows"]: row for row in (result.get("stock_loop") or {}).get("throughput") or []}
     repeat = {row["windows"]: row for row in (result.get("repeat") or {}).get("throughput") or []}
     sequential = gpu["sequential"]
+    card = result.get("other_card") or {}
+    on_card = {row["windows"]: row for row in card.get("throughput") or []}
+    card_name = (card.get("device") or {}).get("name", "another card")
 
     def other(rows: dict, n: int) -> object:  # type: ignore[type-arg]
         return rows.get(n, {}).get("audio_sec_per_sec", "-")
@@ -35,17 +38,19 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
         " 30 s AMI meeting excerpts as one batched decode; time is the median of repeated runs after a warm-up.",
         "",
         "| windows in the batch | seconds | audio s/s | peak GPU memory GiB | same code, another lease: audio s/s |"
-        " stock decoding loop: audio s/s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        f" stock decoding loop: audio s/s | {card_name}: audio s/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
             f"| {row['windows']} | {row['sec']} | **{row['audio_sec_per_sec']}** | {row['peak_gib']} | "
-            f"{other(repeat, row['windows'])} | {other(stock, row['windows'])} |"
+            f"{other(repeat, row['windows'])} | {other(stock, row['windows'])} | {other(on_card, row['windows'])} |"
             for row in gpu["throughput"]
         ),
         f"| {sequential['windows']}, one after another | {sequential['sec']} | {sequential['audio_sec_per_sec']} | - | "
         f"{((result.get('repeat') or {}).get('sequential') or {}).get('audio_sec_per_sec', '-')} | "
-        f"{((result.get('stock_loop') or {}).get('sequential') or {}).get('audio_sec_per_sec', '-')} |",
+        f"{((result.get('stock_loop') or {}).get('sequential') or {}).get('audio_sec_per_sec', '-')} | "
+        f"{(card.get('sequential') or {}).get('audio_sec_per_sec', '-')} |",
         "",
+        *_card_lines(card, card_name),
         f"Weights on the GPU: {gpu['engine']['weights_gib']} GiB. 'Stock decoding loop': the same script with"
         " openai-whisper's own beam search and timestamp rules (per-row Python with a device sync per candidate);"
         " handlers/whisper/openai_decoding.py does the same arithmetic on whole tensors"
@@ -83,6 +88,32 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
         GPU_END,
         "",
     ]
+    return lines
+
+
+def _card_lines(card: dict, name: str) -> list[str]:  # type: ignore[type-arg]
+    """What the run on another GPU model adds: whether its transcripts match, and where its time goes."""
+    if not card:
+        return []
+    same = "word for word" if card.get("same_texts_as_first_card") else "NOT the same as"
+    lines = [
+        f"On the {name} (torch {card['device']['torch']}, CUDA {card['device']['cuda']}) the transcripts of the parity"
+        f" corpora were {same} the first card's.",
+        "",
+    ]
+    if prof := card.get("profile"):
+        host = ", ".join(f"{key} {ms} ms ({count}x)" for key, count, ms in prof["top_host_ms"][:5])
+        dev = ", ".join(f"{key} {ms} ms" for key, _, ms in prof["top_device_ms"][:3])
+        lines += [
+            f"Where the batch of {max(r['windows'] for r in card['throughput'])} windows spends its time there (one decode under"
+            f" torch.profiler, {prof['wall_profiled_sec']} s profiled, {prof['wall_sec']} s without): the GPU is busy"
+            f" {prof['device_busy_sec']} s of {prof['wall_sec']} s; {prof['decode_steps']} decoding steps (the batch runs until"
+            f" its last window has its candidates), {prof['kernel_launches']} kernel launches (about"
+            f" {prof['kernel_launches'] // max(prof['decode_steps'], 1)} per step); host time led by {host}; device time"
+            f" led by {dev}. The rest of the GPU's capacity is in launch overhead: CUDA graphs or a fused decoder step"
+            " are where a larger batch would gain next.",
+            "",
+        ]
     return lines
 
 

@@ -10,6 +10,9 @@ RUN apt-get update \
     && python3.11 -m venv /opt/venv \
     && useradd --system --uid 10002 --home-dir /home/model-server --create-home model-server
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 LOG_LOCATION=/home/model-server/logs METRICS_LOCATION=/home/model-server/logs
+# OpenMP threads of a worker that has finished sleep instead of spinning: two whisper workers share the
+# cores, and a spinning one slowed the other (README, "Two whisper workers").
+ENV OMP_WAIT_POLICY=PASSIVE
 WORKDIR /home/model-server
 COPY pyproject.toml README.md ./
 COPY wire wire

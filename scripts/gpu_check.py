@@ -6,6 +6,7 @@ Three steps, because the GPU machine has no network, no PyAV and takes at most 6
     python3 -m scripts.gpu_check run BUNDLE OUT  # there: decodes, timings and memory into OUT/gpu.json
     python -m scripts.gpu_check report GPU_JSON [STOCK_JSON [REPEAT_JSON]]  # here: WER vs references and vs this CPU's
                                  # own decode; benchmarks/results/gpu.json and its RESULTS.md section
+    python -m scripts.gpu_check add-card GPU_JSON  # here: a run on another GPU model beside the first
 
 What ``run`` measures, each section saved as soon as it is done (a failure costs only its section):
 - ``ctranslate2``: the PyPI wheel's CUDA support on that machine: device count, compute types, the
@@ -14,6 +15,8 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
   audio-seconds per second and peak GPU memory; and the 8 windows one after another, for the ratio.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
+- ``profile``: one decode of the largest batch under torch.profiler: the GPU's busy time against
+  the wall, kernel launches, decoding steps, and the top operators by host and by device time.
 """
 
 from __future__ import annotations
@@ -378,6 +381,60 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
         ][:3],
     }
     report["transcripts"] = transcripts
+    largest = [windows[i % len(windows)] for i in range(max(batches))]
+    try:
+        report["profile"] = _profile(lambda: timed(largest), dry)
+    except Exception as exc:  # noqa: BLE001 - a diagnostic: the figures above stand without it
+        report["profile_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _profile(decode: Any, dry: bool) -> dict[str, Any]:
+    """Where the time of one decode of the largest batch goes: the GPU's busy time against the wall, the
+    kernel launches, the decoding steps and the host time of their timestamp rules, and the top
+    operators by host and by device time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from handlers.whisper import openai_decoding
+
+    spent = {"timestamp_rules": 0.0, "steps": 0}
+    real_rules = openai_decoding.timestamp_rules
+
+    def timed_rules(*args: Any, **kwargs: Any) -> None:
+        t0 = time.perf_counter()
+        real_rules(*args, **kwargs)
+        spent["timestamp_rules"] += time.perf_counter() - t0
+        spent["steps"] += 1
+
+    openai_decoding.timestamp_rules = timed_rules
+    try:
+        t0 = time.perf_counter()
+        decode()
+        plain = time.perf_counter() - t0
+    finally:
+        openai_decoding.timestamp_rules = real_rules
+    activities = [ProfilerActivity.CPU] + ([] if dry else [ProfilerActivity.CUDA])
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        decode()
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+
+    def device(e: Any) -> float:
+        return float(getattr(e, "self_device_time_total", 0.0) or 0.0)
+
+    launches = sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC"))
+    top_host = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:15]
+    top_device = sorted(events, key=device, reverse=True)[:10]
+    return {
+        "wall_sec": round(plain, 3),
+        "wall_profiled_sec": round(wall, 3),
+        "device_busy_sec": round(sum(device(e) for e in events) / 1e6, 3),
+        "kernel_launches": launches,
+        "decode_steps": spent["steps"],
+        "timestamp_rules_sec": round(spent["timestamp_rules"], 3),
+        "top_host_ms": [[e.key[:60], e.count, round(e.self_cpu_time_total / 1e3, 1)] for e in top_host],
+        "top_device_ms": [[e.key[:60], e.count, round(device(e) / 1e3, 1)] for e in top_device],
+    }
 
 
 # report (here) -----------------------------------------------------------------------------------
@@ -427,6 +484,23 @@ def report(gpu_json: Path, before_json: Path | None = None, repeat_json: Path | 
     print(json.dumps(quality, indent=1))
 
 
+def add_card(gpu_json: Path) -> None:
+    """Add a run on another GPU model to the committed result (its throughput beside the first card's,
+    its transcripts compared with the first card's, and its profile); RESULTS.md's GPU section again."""
+    from benchmarks.report import replace_gpu_section
+
+    result = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+    card = json.loads(gpu_json.read_text(encoding="utf-8"))
+    texts = {k: v["texts"] for k, v in card["transcripts"].items()}
+    first = {k: v["texts"] for k, v in result["gpu"]["transcripts"].items()}
+    result["other_card"] = {
+        **{k: card.get(k) for k in ("device", "python", "throughput", "sequential", "profile")},
+        "same_texts_as_first_card": texts == first,
+    }
+    RESULTS_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    replace_gpu_section(result)
+
+
 def main() -> None:
     step = sys.argv[1] if len(sys.argv) > 1 else ""
     if step == "prepare":
@@ -437,6 +511,8 @@ def main() -> None:
     elif step == "report" and len(sys.argv) in (3, 4, 5):
         optional = [Path(a) for a in sys.argv[3:]]
         report(Path(sys.argv[2]), *optional)
+    elif step == "add-card" and len(sys.argv) == 3:
+        add_card(Path(sys.argv[2]))
     else:
         sys.exit(__doc__)
 

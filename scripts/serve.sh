@@ -9,6 +9,8 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 TS_CONFIG=${TS_CONFIG:-model-store/config.properties}
 export LOG_LOCATION=${LOG_LOCATION:-var/logs} METRICS_LOCATION=${METRICS_LOCATION:-var/logs}
+# Idle OpenMP threads sleep instead of spinning: two whisper workers share the cores (README, "Two whisper workers").
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 mkdir -p "$LOG_LOCATION"
 
 models=$("$VENV/bin/python" model-store/build.py --list)

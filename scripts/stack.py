@@ -113,6 +113,8 @@ def torchserve(
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     full_env = {
+        # idle OpenMP threads sleep instead of spinning: two whisper workers share the cores (as serve.sh)
+        "OMP_WAIT_POLICY": "PASSIVE",
         **os.environ,
         **(env or {}),
         "TMPDIR": str(tmp),
