@@ -41,12 +41,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def worker_models(ts: Any) -> dict[int, str]:
-    """pid -> model name of every TorchServe worker (from the management API)."""
+    """pid -> model name of every TorchServe worker (from the management API); a model with several
+    workers names each ("whisper (worker 2)")."""
     names: dict[int, str] = {}
     for entry in httpx.get(f"{ts.management_url}/models", timeout=10).json().get("models", []):
         detail = httpx.get(f"{ts.management_url}/models/{entry['modelName']}", timeout=10).json()[0]
-        for worker in detail.get("workers", []):
-            names[int(worker["pid"])] = entry["modelName"]
+        workers = detail.get("workers", [])
+        for i, worker in enumerate(workers, start=1):
+            names[int(worker["pid"])] = entry["modelName"] + (f" (worker {i})" if len(workers) > 1 else "")
     return names
 
 
