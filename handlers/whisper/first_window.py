@@ -113,7 +113,8 @@ def prefetch(
             # batched and 5.0-5.2 s on two threads (11.1 vs 9.7-10.5 s without caps). A greedy step
             # is one row per clip, so a batch of a few gains little there, and a capped clip stopped
             # by a longer one's cap or by the loop guard's half budget is decoded again alone. Beam
-            # search (5 rows per clip) does gain: 0.79x the time of one after another.
+            # search (5 rows per clip) keeps batching: files through the API 9.7-10.0 audio-s/s with
+            # it, 9.0-9.4 without.
             continue
         tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task=options.task, language=options.language
