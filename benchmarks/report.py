@@ -110,8 +110,13 @@ def _card_lines(card: dict, name: str) -> list[str]:  # type: ignore[type-arg]
             f" {prof['device_busy_sec']} s of {prof['wall_sec']} s; {prof['decode_steps']} decoding steps (the batch runs until"
             f" its last window has its candidates), {prof['kernel_launches']} kernel launches (about"
             f" {prof['kernel_launches'] // max(prof['decode_steps'], 1)} per step); host time led by {host}; device time"
-            f" led by {dev}. The rest of the GPU's capacity is in launch overhead: CUDA graphs or a fused decoder step"
-            " are where a larger batch would gain next.",
+            f" led by {dev}."
+            + (
+                " The GPU idles more than a third of the wall time, waiting on the host's launches: CUDA graphs or a"
+                " fused decoder step are where a larger batch would gain next."
+                if prof["device_busy_sec"] < 0.67 * prof["wall_sec"]
+                else ""
+            ),
             "",
         ]
     return lines

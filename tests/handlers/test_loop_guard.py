@@ -141,13 +141,25 @@ def test_content_frames_counts_the_audio_before_the_padding(asr: WhisperASR, lec
 def test_in_a_batch_a_looping_window_gets_the_answer_it_gets_alone(
     asr: WhisperASR, lecture: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import handlers.whisper.asr as asr_module
+
     # greedy clips share batched calls on a GPU only: the GPU's path, run here on the CPU
     monkeypatch.setattr(first_window, "greedy_batches", lambda model: True)
+    prepared: list[dict[int, int | None]] = []
+    real_prefetch = asr_module.prefetch
+
+    def counted(*args: Any) -> dict[int, int | None]:
+        prepared.append(real_prefetch(*args))
+        return prepared[-1]
+
+    monkeypatch.setattr(asr_module, "prefetch", counted)
     looping = lecture[4 * RATE : int(9.5 * RATE)]
     other = lecture[40 * RATE : int(45.5 * RATE)]
     options = _stream_options(5.5, initial_prompt=PROMPT)
     alone = asr.transcribe(looping, options)
     batched = asr.transcribe_many([(other, options), (looping, options)])
     assert not any(isinstance(r, Exception) for r in batched)
+    # the two shared one call; the looping one, stopped by its probe there, was decoded again alone
+    assert len(prepared) == 1 and 0 in prepared[0] and 1 not in prepared[0]
     assert _tokens(batched[1]) == _tokens(alone)
     assert len(_tokens(alone)) < 25 and normalize(batched[0].text)  # type: ignore[union-attr]
