@@ -175,13 +175,13 @@ class WhisperASR:
         )
 
     def transcribe_many(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription | Exception]:
-        """A batch: first windows decoded together (one encode, one generate per group of clips that can
-        share them), then each clip finished on the worker threads; a failing clip yields its exception."""
+        """A batch: first windows decoded together (one generate per group of clips that can share it),
+        then each clip finished on the worker threads; a failing clip yields its exception."""
         chosen: dict[int, int | None] = {}
         if self.config.batch_first_window and len(jobs) > 1:
             framed = [(audio, opts, self._frames(audio, opts)) for audio, opts in jobs]
             try:
-                chosen = prefetch(self.model, self.model.first_windows, framed)
+                chosen = prefetch(self.model, self.model.first_windows, framed, self._pool)
             except Exception:
                 # an optimisation: whatever went wrong, the clips still decode one by one
                 log.exception("batched first windows failed; decoding one by one")

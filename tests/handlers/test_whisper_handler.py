@@ -201,18 +201,24 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
         return prepared[-1]
 
     monkeypatch.setattr(asr_module, "prefetch", counted)
+    calls = _Recording(asr.model.model)
+    monkeypatch.setattr(asr.model, "model", calls)
     texts = {}
     for name, options in (("files", file_pieces), ("fitted", fitted), ("streams", streams)):
         jobs = list(zip(audio, options, strict=True))
         for batched in (False, True):
             monkeypatch.setattr(asr, "config", dataclasses.replace(asr.config, batch_first_window=batched))
+            calls.batches[name, batched] = []
             results = asr.transcribe_many(jobs)
             assert not any(isinstance(r, Exception) for r in results)
             texts[name, batched] = [normalize(r.text) for r in results]  # type: ignore[union-attr]
             if name == "files":
                 texts[name, batched, "times"] = [[(s.start, s.end) for s in r.segments] for r in results]  # type: ignore[union-attr]
-    # full windows: one encode + one generate per language, and exactly the one-by-one transcripts
+    # full windows: English and Russian clips in one generate (the language is a token of each
+    # prompt), each window encoded alone on a CPU, and exactly the one-by-one transcripts
     assert sorted(prepared[0]) == [0, 1, 2, 3]
+    assert ("generate", 4) in calls.batches["files", True] and ("encode", 4) not in calls.batches["files", True]
+    assert max(n for _, n in calls.batches["files", False]) == 1
     assert texts["files", True] == texts["files", False]
     assert texts["files", True, "times"] == texts["files", False, "times"]
     # fitted windows share a call padded to the longest of their group: the same words, give or take
@@ -222,6 +228,29 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     # greedy decodings on a CPU go side by side on the worker threads, each exactly as alone
     assert prepared[2] == {}
     assert texts["streams", True] == texts["streams", False] and all(texts["streams", True])
+
+
+class _Recording:
+    """A CTranslate2 Whisper model that notes each encode's and generate's batch size."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.batches: dict[Any, list[tuple[str, int]]] = {}
+
+    def encode(self, features: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("encode", features.shape[0])
+        return self._model.encode(features, *args, **kwargs)
+
+    def generate(self, encoder_output: Any, prompts: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("generate", len(prompts))
+        return self._model.generate(encoder_output, prompts, *args, **kwargs)
+
+    def _note(self, call: str, size: int) -> None:
+        if self.batches:
+            next(reversed(self.batches.values())).append((call, size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
 def test_a_gpu_ctranslate2_cannot_use_falls_back_to_the_cpu_under_auto_and_is_refused_under_cuda(
@@ -261,3 +290,15 @@ class _Unloadable:
 
     def encode(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+
+def test_a_batched_encoder_output_splits_into_each_clips_own_rows() -> None:
+    """The GPU's path (one encode for a group): each clip's transcribe() gets exactly its rows."""
+    import ctranslate2
+
+    from handlers.whisper.first_window import _Encoded
+
+    rows = np.arange(3 * 4 * 2, dtype=np.float32).reshape(3, 4, 2)
+    encoded = _Encoded(ctranslate2.StorageView.from_array(rows), None)
+    for i in (2, 0, 1):
+        assert np.array_equal(np.asarray(encoded.clip(i)), rows[i : i + 1])
