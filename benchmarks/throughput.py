@@ -24,14 +24,17 @@ __all__ = ["bench_engine", "bench_throughput", "bench_without_batching", "peer_s
 def bench_throughput(
     url: str, levels: tuple[int, ...], requests_per_level: int, route: str = "/audio/transcribe"
 ) -> list[dict[str, object]]:
-    """Audio-seconds transcribed per wall-second with ``n`` clients sending clips back to back."""
+    """Audio-seconds transcribed per wall-second with ``n`` clients sending clips back to back.
+
+    Each level sends ``requests_per_level`` requests, and at least 4 per client: with fewer, the last
+    round (some clients done, the rest still decoding) weighs on the figure as much as the steady state."""
     clips = [(DATA / name, lang) for name, lang in CLIPS if "silero" not in name]
     payloads = [(p.name, p.read_bytes(), lang, duration(p)) for p, lang in clips]
 
     async def run(n: int) -> tuple[float, float, list[float]]:
         latencies: list[float] = []
         audio = 0.0
-        queue = list(range(requests_per_level))
+        queue = list(range(max(requests_per_level, _ROUNDS * n)))
 
         async def worker(client: httpx.AsyncClient) -> None:
             nonlocal audio
@@ -68,6 +71,9 @@ def bench_throughput(
         )
         print(rows[-1])
     return rows
+
+
+_ROUNDS = 4  # requests per client at least, per level
 
 
 PEER_VENV = ROOT / ".bench" / "peer-venv"
