@@ -57,12 +57,14 @@ def timestamp_rules(logits: Any, tokens: Any, tokenizer: Any, sample_begin: int,
 def batched_task_class() -> Any:
     """The decode task for a batch of clips (built once, on first use: openai-whisper loads lazily).
 
-    Three changes to ``whisper.decoding.DecodingTask``:
+    Four changes to ``whisper.decoding.DecodingTask``:
     - beam search over several clips works: since openai/whisper#1483 the encoder output is no longer
       repeated per beam, which only broadcasts for one clip (openai/whisper#2197, still open); here
       it is repeated as the rest of ``run`` expects, and language detection sees one row per clip;
     - the beam update reads the step's top candidates back to the host once, not per row;
-    - the timestamp rules run on all rows at once (``timestamp_rules``).
+    - the timestamp rules run on all rows at once (``timestamp_rules``);
+    - clips of different languages share a decode: ``row_languages`` puts each clip's language token
+      in its own prompt, where openai-whisper writes the detected ones when it detects.
     """
     import torch
     import torch.nn.functional as F
@@ -129,8 +131,9 @@ def batched_task_class() -> Any:
         decoder: Any
         logit_filters: list[Any]
 
-        def __init__(self, model: Any, options: Any) -> None:
+        def __init__(self, model: Any, options: Any, row_languages: list[str] | None = None) -> None:
             super().__init__(model, options)
+            self.row_languages = row_languages
             if isinstance(self.decoder, BeamSearchDecoder):
                 self.decoder = OneSyncBeamSearch(
                     self.decoder.beam_size, self.decoder.eot, self.inference, self.decoder.patience
@@ -146,6 +149,12 @@ def batched_task_class() -> Any:
             return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
 
         def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
-            return super()._detect_language(audio_features[:: self.n_group], tokens)
+            if self.row_languages is None:
+                return super()._detect_language(audio_features[:: self.n_group], tokens)
+            if len(self.row_languages) != tokens.shape[0]:
+                raise ValueError(f"{len(self.row_languages)} languages for {tokens.shape[0]} clips")
+            ids = [self.tokenizer.to_language_token(language) for language in self.row_languages]
+            tokens[:, self.sot_index + 1] = torch.tensor(ids, dtype=tokens.dtype)
+            return list(self.row_languages), None
 
     return BatchedTask

@@ -3,8 +3,8 @@
 For GPU nodes whose CUDA libraries CTranslate2 cannot use (and as the reference implementation):
 the same Whisper base weights, converted at build time (``ct2_checkpoint.py``), CUDA + float16 when
 a GPU is there, CPU + float32 otherwise. Clips of up to 30 s whose options can share a call (task,
-language, beam, prompt, temperature, token cap) go through ``whisper.decode`` as one stacked mel
-batch: one encoder pass and one batched beam search. Per clip afterwards: segments cut at the
+beam, prompt, temperature, token cap; any given language, each clip's own token in its prompt) go
+through ``whisper.decode`` as one stacked mel batch: one encoder pass and one batched beam search. Per clip afterwards: segments cut at the
 timestamp tokens, word times by cross-attention alignment when asked, and the same "no speech"
 rule faster-whisper applies. What this engine does not do is said, not skipped: ``hotwords`` is a
 400; ``vad_filter`` is not applied (a warning says so); a clip longer than 30 s is decoded alone by
@@ -77,7 +77,7 @@ class OpenAIWhisperASR:
             else:
                 key = (
                     options.task,
-                    options.language,
+                    options.language is None,  # detection decodes apart from clips whose language is given
                     options.beam_size,
                     options.initial_prompt,
                     options.temperature,
@@ -126,7 +126,8 @@ class OpenAIWhisperASR:
             sample_len=options.max_new_tokens,
             fp16=self.fp16,
         )
-        decoded = self.decode(mels, decode_options)
+        given = [opts.language for _, opts in jobs if opts.language]  # all of the group's, or none (detection)
+        decoded = self.decode(mels, decode_options, given or None)
         out = []
         for (audio, opts), result, mel in zip(jobs, decoded, mels, strict=True):
             tokenizer = get_tokenizer(
@@ -143,10 +144,11 @@ class OpenAIWhisperASR:
             out.append(self._transcription(segments, result.language, probability, duration, opts))
         return out
 
-    def decode(self, mels: Any, options: Any) -> list[Any]:
-        """One batched decode of stacked mels (one encoder pass, one beam search for all of them)."""
+    def decode(self, mels: Any, options: Any, languages: list[str] | None = None) -> list[Any]:
+        """One batched decode of stacked mels (one encoder pass, one beam search for all of them);
+        ``languages``: each clip's own (None: ``options.language`` for all, or detection)."""
         with self._torch.inference_mode():
-            return batched_task_class()(self.model, options).run(mels)  # type: ignore[no-any-return]
+            return batched_task_class()(self.model, options, languages).run(mels)  # type: ignore[no-any-return]
 
     def _segments(self, result: Any, tokenizer: Any, duration: float) -> list[Segment]:
         """Segments between the timestamp tokens of one decode, as openai-whisper's transcribe cuts them."""

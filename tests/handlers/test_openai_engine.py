@@ -56,9 +56,9 @@ def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     calls: list[int] = []
     real = engine.decode
 
-    def spy(mels: Any, options: Any) -> Any:
+    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
         calls.append(int(mels.shape[0]))
-        return real(mels, options)
+        return real(mels, options, languages)
 
     monkeypatch.setattr(engine, "decode", spy)
     jobs = [(read_audio_file(c.path, 16000).samples, DecodeOptions(language=language)) for c in corpus]
@@ -83,15 +83,15 @@ def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     assert all(0 <= s.start <= s.end <= first.duration + 0.01 for s in first.segments)
 
 
-def test_options_that_differ_split_the_batch_and_hotwords_are_refused(
+def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refused(
     engine: OpenAIWhisperASR, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
     real = engine.decode
 
-    def spy(mels: Any, options: Any) -> Any:
+    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
         calls.append(int(mels.shape[0]))
-        return real(mels, options)
+        return real(mels, options, languages)
 
     monkeypatch.setattr(engine, "decode", spy)
     en = read_audio_file(ENGLISH[0].path, 16000).samples
@@ -104,12 +104,20 @@ def test_options_that_differ_split_the_batch_and_hotwords_are_refused(
             (en, DecodeOptions(language="en")),
         ]
     )
-    assert sorted(calls) == [1, 2]  # en (two clips, word timestamps or not) and ru
+    # English (word timestamps or not) and Russian in one decode, each clip with its own language token
+    assert calls == [3]
     assert isinstance(out[2], WireError) and "faster-whisper" in out[2].detail
     words_en, plain_en, ru_result = out[0], out[3], out[1]
     assert isinstance(words_en, Transcription) and isinstance(plain_en, Transcription)
     assert isinstance(ru_result, Transcription) and ru_result.language == "ru"
     assert words_en.text == plain_en.text
+    [ru_alone] = engine.transcribe_many([(ru, DecodeOptions(language="ru"))])
+    assert isinstance(ru_alone, Transcription) and ru_result.text == ru_alone.text
+    assert any("\u0400" <= ch <= "\u04ff" for ch in ru_result.text)  # Cyrillic: the Russian token was used
+    # a clip whose language is to be detected decodes apart from those whose language is given
+    calls.clear()
+    detected = engine.transcribe_many([(ru, DecodeOptions(language=None)), (en, DecodeOptions(language="en"))])
+    assert sorted(calls) == [1, 1] and isinstance(detected[0], Transcription) and detected[0].language == "ru"
     words = [w for s in words_en.segments for w in s.words or []]
     assert len(words) >= 3 and all(
         s.start - 0.05 <= w.start <= w.end <= s.end + 0.05 for s in words_en.segments for w in s.words or []
