@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eval.textnorm import wer
+from eval.textnorm import normalize, wer
 from handlers.whisper.asr import WhisperASR, WhisperConfig
 from handlers.whisper.ct2_checkpoint import openai_state, read_ct2
 from handlers.whisper.openai_engine import OpenAIWhisperASR
@@ -33,7 +33,8 @@ def engine() -> OpenAIWhisperASR:
 
 @pytest.fixture(scope="module")
 def ct2() -> WhisperASR:
-    return WhisperASR(WhisperConfig(model_path=str(WHISPER_WEIGHTS)))
+    """CTranslate2 at the PyTorch engine's precision on a CPU: what parity is measured against."""
+    return WhisperASR(WhisperConfig(model_path=str(WHISPER_WEIGHTS), compute_type="float32"))
 
 
 def test_the_converted_weights_fill_every_parameter_exactly() -> None:
@@ -64,7 +65,8 @@ def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     jobs = [(read_audio_file(c.path, 16000).samples, DecodeOptions(language=language)) for c in corpus]
     ours = engine.transcribe_many(jobs)
     theirs = ct2.transcribe_many(jobs)
-    assert calls == [len(jobs)]  # the whole batch in one batched decode
+    # the whole batch's first windows in one batched decode; a clip's unfinished tail then alone
+    assert calls[0] == len(jobs) and all(n == 1 for n in calls[1:])
     assert all(isinstance(r, Transcription) for r in ours + theirs)
     refs = [c.transcript for c in corpus]
     ours_wer = wer(refs, [r.text for r in ours], language)  # type: ignore[union-attr]
@@ -73,11 +75,13 @@ def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     print(
         f"{language}: {len(corpus)} clips, {words} words; WER openai-whisper {ours_wer:.2%}, faster-whisper {theirs_wer:.2%}"
     )
-    # float32 PyTorch against int8 CTranslate2 on the same weights. Measured here: en 11.76 % vs 10.78 %
-    # (three words of 306: "All right" where CTranslate2 writes "Alright"), ru 38 % vs 42 %. The issue's
-    # goal is 0.5 points; this bound (2 points) is what a wrong conversion or a broken batch would blow
-    # through (they give garbage), not the goal, which stays open in the issue note.
-    assert ours_wer <= theirs_wer + 0.02
+    # Both float32 on the same weights, the same features and window loop: measured here en 9.80 % vs
+    # 10.13 % (one clip of 20 differs: "a long pause" against "the long pause"), ru 38 % vs 38 % (every
+    # clip the same). The goal is 0.5 points; before the engine built faster-whisper's features and
+    # decoded unfinished tails, English was 11.76 % and 6 clips differed.
+    assert abs(ours_wer - theirs_wer) <= 0.005
+    same = sum(normalize(a.text) == normalize(b.text) for a, b in zip(ours, theirs, strict=True))  # type: ignore[union-attr]
+    assert same >= len(jobs) - 1
     first = ours[0]
     assert isinstance(first, Transcription) and first.language == language and first.segments
     assert all(0 <= s.start <= s.end <= first.duration + 0.01 for s in first.segments)
@@ -105,7 +109,7 @@ def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refuse
         ]
     )
     # English (word timestamps or not) and Russian in one decode, each clip with its own language token
-    assert calls == [3]
+    assert calls[0] == 3 and all(n == 1 for n in calls[1:])
     assert isinstance(out[2], WireError) and "faster-whisper" in out[2].detail
     words_en, plain_en, ru_result = out[0], out[3], out[1]
     assert isinstance(words_en, Transcription) and isinstance(plain_en, Transcription)
@@ -117,7 +121,8 @@ def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refuse
     # a clip whose language is to be detected decodes apart from those whose language is given
     calls.clear()
     detected = engine.transcribe_many([(ru, DecodeOptions(language=None)), (en, DecodeOptions(language="en"))])
-    assert sorted(calls) == [1, 1] and isinstance(detected[0], Transcription) and detected[0].language == "ru"
+    assert len(calls) >= 2 and set(calls) == {1}
+    assert isinstance(detected[0], Transcription) and detected[0].language == "ru"
     words = [w for s in words_en.segments for w in s.words or []]
     assert len(words) >= 3 and all(
         s.start - 0.05 <= w.start <= w.end <= s.end + 0.05 for s in words_en.segments for w in s.words or []
@@ -136,3 +141,32 @@ def test_the_torchserve_handler_runs_the_engine_the_setting_names(monkeypatch: p
     out = service.handle([{"body": body}, {"body": body, "params": b'{"language": "en", "hotwords": "Kennedy"}'}], ctx)
     assert "ask what you can do for your country" in out[0]["text"].lower()
     assert ctx.statuses[1][0] == 400 and "faster-whisper" in json.dumps(out[1])
+
+
+def test_a_window_is_cut_as_faster_whisper_cuts_it() -> None:
+    """Text after the last pair of timestamps is unfinished: dropped, and the next window starts there."""
+    from types import SimpleNamespace
+
+    from whisper.tokenizer import get_tokenizer
+
+    from handlers.whisper.openai_engine import _split
+
+    tok = get_tokenizer(True, num_languages=99, language="en", task="transcribe")
+
+    def stamp(sec: float) -> int:
+        return tok.timestamp_begin + round(sec / 0.02)
+
+    def result(tokens: list[int]) -> Any:
+        return SimpleNamespace(
+            tokens=tokens, avg_logprob=-0.2, no_speech_prob=0.01, temperature=0.0, compression_ratio=1.1
+        )
+
+    hello, world = tok.encode(" Hello."), tok.encode(" World")
+    unfinished = [stamp(0), *hello, stamp(2), stamp(2), *world]
+    segments, seek, single = _split(result(unfinished), tok, 500, 1200)
+    assert [(s.start, s.end, s.text) for s in segments] == [(5.0, 7.0, " Hello.")] and not single
+    assert seek == 500 + 200  # the next window starts at the last timestamp pair, 2 s into this one
+    finished = [stamp(0), *hello, stamp(2), stamp(2), *world, stamp(3.5)]
+    segments, seek, single = _split(result(finished), tok, 0, 1200)
+    assert [s.text for s in segments] == [" Hello.", " World"] and segments[1].end == 3.5
+    assert single and seek == 1200  # one timestamp ends it: no speech after, the window is done
