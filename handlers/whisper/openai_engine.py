@@ -7,9 +7,10 @@ beam, prompt, temperature, token cap; any given language, each clip's own token 
 through ``whisper.decode`` as one stacked mel batch: one encoder pass and one batched beam search.
 The encoder input and the window loop are faster-whisper's, so both engines give the same text: per
 clip afterwards, segments cut at the timestamp tokens, an unfinished tail decoded in a further
-window (alone), word times by cross-attention alignment when asked, and the same "no speech" rule. What this engine does not do is said, not skipped: ``hotwords`` is a
+window (alone), the temperature fallback ladder, word times by cross-attention alignment when
+asked, and the same "no speech" rule. What this engine does not do is said, not skipped: ``hotwords`` is a
 400; ``vad_filter`` is not applied (a warning says so); a clip longer than 30 s is decoded alone by
-openai-whisper's own long-form loop; no temperature fallback ladder.
+openai-whisper's own long-form loop.
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ _WINDOW_SEC = 30.0
 _SEC_PER_TIMESTAMP = 0.02
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
 _STFT_PAD = 160  # samples of zeros after the audio before the STFT, as faster-whisper's feature extractor
+_MIN_STFT_SAMPLES = 41  # with the 160 padding samples, one more than the STFT's 200-sample reflection
 _WINDOW_FRAMES = 3000  # 30 s of mel frames
 _FRAMES_PER_SEC = 100
 _PROMPT_TOKENS = 223  # the text so far a later window sees (half Whisper's context, less <|startofprev|>)
+_FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)  # after 0.0: faster-whisper's ladder
+_BEST_OF = 5  # samples per fallback temperature, as faster-whisper
+_PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 _MAX_WINDOWS = 8  # a clip of <= 30 s; faster-whisper needed 2 at most on the parity clips
 
 
@@ -138,6 +143,8 @@ class OpenAIWhisperASR:
         """
         from whisper.audio import log_mel_spectrogram
 
+        if len(audio) < _MIN_STFT_SAMPLES:  # torch's STFT reflects 200 samples at each end: it needs more
+            audio = np.pad(audio, (0, _MIN_STFT_SAMPLES - len(audio)))
         mel = log_mel_spectrogram(  # on the model's device: on a GPU the STFT of 32 windows is free there
             self._torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
             n_mels=self.model.dims.n_mels,
@@ -169,19 +176,21 @@ class OpenAIWhisperASR:
         content = int(features.shape[-1])
         history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
         segments: list[Segment] = []
-        seek, result = 0, first
+        seek, result, window_options, prompt_from = 0, first, decode_options, 0
         for _ in range(_MAX_WINDOWS):
             size = min(_WINDOW_FRAMES, content - seek)
             mel = _window(features, seek)
             if result is None:  # a later window: alone, the text so far as its prompt
-                prompt = history[-_PROMPT_TOKENS:]
+                prompt = history[prompt_from:][-_PROMPT_TOKENS:]
                 room = self.model.dims.n_text_ctx - len(prompt) - 4  # <|startofprev|> + the 3-token SOT sequence
-                later = replace(
+                window_options = replace(
                     decode_options,
                     prompt=prompt or None,
                     sample_len=min(decode_options.sample_len or _PROMPT_TOKENS + 1, room),
                 )
-                [result] = self.decode(mel[None], later, [first.language])
+                [result] = self.decode(mel[None], window_options, [first.language])
+            if options.temperature is None:  # faster-whisper's ladder, unless the request fixed a temperature
+                result = self._fallback(mel, result, window_options, first.language)
             start = seek
             if result.no_speech_prob > _NO_SPEECH and result.avg_logprob < HALLUCINATION.min_avg_logprob:
                 seek += size  # the model's own verdict: no speech in this window
@@ -195,6 +204,8 @@ class OpenAIWhisperASR:
                 for segment in window:
                     history.extend(segment.tokens)
                     segments.append(replace(segment, id=len(segments)))
+            if result.temperature > _PROMPT_RESET_TEMPERATURE:  # a sampled window does not prompt the next
+                prompt_from = len(history)
             result = None
             if seek >= content or seek <= start:  # done, or a window that does not move on ends it
                 break
@@ -202,6 +213,28 @@ class OpenAIWhisperASR:
         segments = [replace(s, start=min(s.start, duration), end=min(s.end, duration)) for s in segments]
         probability = (first.language_probs or {}).get(first.language) if first.language_probs else None
         return self._transcription(segments, first.language, probability, duration, options)
+
+    def _fallback(self, mel: Any, result: Any, options: Any, language: str) -> Any:
+        """faster-whisper's temperature fallback for one window: a decoding whose text compresses too
+        well (a loop) or whose tokens are unlikely is sampled again at rising temperatures (best of 5),
+        unless the window looks silent; if none passes, the likeliest that does not loop is kept.
+        Without it, noise padded to the window decoded to "I'm sorry, I'm sorry, ..." where the
+        CTranslate2 engine returns nothing."""
+        from dataclasses import replace
+
+        tried, not_looping = [], []
+        for temperature in (None, *_FALLBACK_TEMPERATURES):
+            if temperature is not None:
+                sampled = replace(options, temperature=temperature, beam_size=None, best_of=_BEST_OF)
+                [result] = self.decode(mel[None], sampled, [language])
+            tried.append(result)
+            loops = result.compression_ratio > HALLUCINATION.max_compression_ratio
+            unlikely = result.avg_logprob < HALLUCINATION.min_avg_logprob
+            if not loops:
+                not_looping.append(result)
+            if not (loops or unlikely) or (unlikely and result.no_speech_prob > _NO_SPEECH):  # good, or silence
+                return result
+        return max(not_looping or tried, key=lambda r: r.avg_logprob)
 
     def decode(self, mels: Any, options: Any, languages: list[str] | None = None) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them);

@@ -170,3 +170,18 @@ def test_a_window_is_cut_as_faster_whisper_cuts_it() -> None:
     segments, seek, single = _split(result(finished), tok, 0, 1200)
     assert [s.text for s in segments] == [" Hello.", " World"] and segments[1].end == 3.5
     assert single and seek == 1200  # one timestamp ends it: no speech after, the window is done
+
+
+def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(engine: OpenAIWhisperASR, ct2: WhisperASR) -> None:
+    """Noise decodes at temperature 0 to a loop ("I'm sorry, I'm sorry, ..."): the fallback ladder
+    samples it again until the window reads as silence, as faster-whisper's does; a clip shorter than
+    the STFT's reflection still decodes."""
+    rng = np.random.default_rng(0)
+    jobs = [((rng.standard_normal(n) * 0.01).astype(np.float32), DecodeOptions(language="en")) for n in (16000, 20)]
+    ours, theirs = engine.transcribe_many(jobs), ct2.transcribe_many(jobs)
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert isinstance(mine, Transcription) and isinstance(reference, Transcription)
+        assert mine.text == reference.text == ""
+    # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
+    [fixed] = engine.transcribe_many([(jobs[0][0], DecodeOptions(language="en", temperature=0.0))])
+    assert isinstance(fixed, Transcription) and fixed.text
