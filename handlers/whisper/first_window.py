@@ -1,14 +1,15 @@
-"""One batched encode and one batched generate for the first 30 s window of every clip in a batch.
+"""One batched generate for the first 30 s window of every clip in a batch.
 
 TorchServe hands the whisper handler a batch; faster-whisper transcribes one clip at a time. Most
 requests here fit one window (file pieces are <= 30 s, stream buffers <= 15 s), so the first
 window is nearly all the work. ``prefetch`` computes, for every clip of a batch that can share a
 call, exactly what faster-whisper's ``transcribe`` would compute for that window (the same VAD,
 features, prompt and decoding options) as one CTranslate2 ``generate`` over the stacked encoder
-outputs (encoded in one call on a GPU, one window at a time on a CPU: see ``_encode``). ``transcribe`` then runs per clip as before and picks the prepared encoder
-output and first decoding up where it would have made them (``PrefetchingWhisper`` overrides),
-so later windows, the temperature fallback ladder and word timestamps keep faster-whisper's own
-logic, and the text is what one-at-a-time decoding gives.
+outputs (encoded in one call on a GPU, one window at a time on a CPU: see ``_encode``).
+``transcribe`` then runs per clip as before and picks the prepared encoder output and first
+decoding up where it would have made them (``BatchingWhisper`` in engine.py), so later windows,
+the temperature fallback ladder and word timestamps keep faster-whisper's own logic, and the text
+is what one-at-a-time decoding gives.
 
 What cannot share a call goes the ordinary way: language detection, sampling temperatures,
 clips longer than a window, greedy decodings on a CPU.

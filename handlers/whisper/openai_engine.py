@@ -8,9 +8,10 @@ through ``whisper.decode`` as one stacked mel batch: one encoder pass and one ba
 The encoder input and the window loop are faster-whisper's, so both engines give the same text: per
 clip afterwards, segments cut at the timestamp tokens, an unfinished tail decoded in a further
 window (alone), the temperature fallback ladder, word times by cross-attention alignment when
-asked, and the same "no speech" rule. What this engine does not do is said, not skipped: ``hotwords`` is a
-400; ``vad_filter`` is not applied (a warning says so); a clip longer than 30 s is decoded alone by
-openai-whisper's own long-form loop.
+asked, and the same "no speech" rule. What this engine does not do is said, not skipped:
+``hotwords`` is a 400; ``vad_filter`` is not applied (a warning says so); a clip longer than 30 s
+(only a direct TorchServe call sends one: the gateway cuts pieces of 30 s) is decoded alone by
+openai-whisper's own long-form loop, which pads the audio as openai-whisper does.
 """
 
 from __future__ import annotations
