@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,8 @@ _SEC_PER_TIMESTAMP = 0.02
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
 _STFT_PAD = 160  # samples of zeros after the audio before the STFT, as faster-whisper's feature extractor
 _MIN_STFT_SAMPLES = 41  # with the 160 padding samples, one more than the STFT's 200-sample reflection
-_WINDOW_FRAMES = 3000  # 30 s of mel frames
-_FRAMES_PER_SEC = 100
+_FRAMES_PER_SEC = 100  # mel frames
+_WINDOW_FRAMES = round(_WINDOW_SEC * _FRAMES_PER_SEC)
 _PROMPT_TOKENS = 223  # the text so far a later window sees (half Whisper's context, less <|startofprev|>)
 _FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)  # after 0.0: faster-whisper's ladder
 _BEST_OF = 5  # samples per fallback temperature, as faster-whisper
@@ -164,8 +165,6 @@ class OpenAIWhisperASR:
         text so far. Without this the engine lost a clip's last words where faster-whisper decodes them
         in a second window.
         """
-        from dataclasses import replace
-
         from whisper.tokenizer import get_tokenizer
 
         tokenizer = get_tokenizer(
@@ -221,8 +220,6 @@ class OpenAIWhisperASR:
         unless the window looks silent; if none passes, the likeliest that does not loop is kept.
         Without it, noise padded to the window decoded to "I'm sorry, I'm sorry, ..." where the
         CTranslate2 engine returns nothing."""
-        from dataclasses import replace
-
         tried, not_looping = [], []
         for temperature in (None, *_FALLBACK_TEMPERATURES):
             if temperature is not None:

@@ -15,6 +15,7 @@ from handlers.whisper.asr import WhisperASR
 from handlers.whisper.engine import content_frames
 from handlers.whisper.handler import WhisperHandler
 from tests.handlers.context import load_handler
+from tests.handlers.spies import record_prefetch
 from wire.audio import read_audio_file
 from wire.options import DecodeOptions
 
@@ -141,18 +142,10 @@ def test_content_frames_counts_the_audio_before_the_padding(asr: WhisperASR, lec
 def test_in_a_batch_a_looping_window_gets_the_answer_it_gets_alone(
     asr: WhisperASR, lecture: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.whisper.asr as asr_module
 
     # greedy clips share batched calls on a GPU only: the GPU's path, run here on the CPU
     monkeypatch.setattr(first_window, "greedy_batches", lambda model: True)
-    prepared: list[dict[int, int | None]] = []
-    real_prefetch = asr_module.prefetch
-
-    def counted(*args: Any) -> dict[int, int | None]:
-        prepared.append(real_prefetch(*args))
-        return prepared[-1]
-
-    monkeypatch.setattr(asr_module, "prefetch", counted)
+    prepared = record_prefetch(monkeypatch)
     looping = lecture[4 * RATE : int(9.5 * RATE)]
     other = lecture[40 * RATE : int(45.5 * RATE)]
     options = _stream_options(5.5, initial_prompt=PROMPT)

@@ -14,6 +14,7 @@ from handlers.common.options import load_options
 from handlers.whisper.asr import WhisperConfig
 from handlers.whisper.handler import WhisperHandler
 from tests.handlers.context import Context, load_handler
+from tests.handlers.spies import CallSizes, record_prefetch
 from wire.audio import DecodeLimits, read_audio_file
 from wire.envelope import read_request
 from wire.errors import WireError
@@ -164,8 +165,6 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
 ) -> None:
     import dataclasses
 
-    import handlers.whisper.asr as asr_module
-
     service, _ = handler
     asr = service.asr
     clips = [
@@ -193,22 +192,15 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     streams = [
         dataclasses.replace(options, beam_size=1, max_new_tokens=160 + 10 * i) for i, options in enumerate(fitted)
     ]
-    prepared: list[dict[int, int | None]] = []
-    real_prefetch = asr_module.prefetch
-
-    def counted(*args: Any) -> dict[int, int | None]:
-        prepared.append(real_prefetch(*args))
-        return prepared[-1]
-
-    monkeypatch.setattr(asr_module, "prefetch", counted)
-    calls = _Recording(asr.model.model)
+    prepared = record_prefetch(monkeypatch)
+    calls = CallSizes(asr.model.model)
     monkeypatch.setattr(asr.model, "model", calls)
     texts = {}
     for name, options in (("files", file_pieces), ("fitted", fitted), ("streams", streams)):
         jobs = list(zip(audio, options, strict=True))
         for batched in (False, True):
             monkeypatch.setattr(asr, "config", dataclasses.replace(asr.config, batch_first_window=batched))
-            calls.batches[name, batched] = []
+            calls.label((name, batched))
             results = asr.transcribe_many(jobs)
             assert not any(isinstance(r, Exception) for r in results)
             texts[name, batched] = [normalize(r.text) for r in results]  # type: ignore[union-attr]
@@ -228,29 +220,6 @@ def test_a_batch_decodes_its_first_windows_together_with_the_same_result(
     # greedy decodings on a CPU go side by side on the worker threads, each exactly as alone
     assert prepared[2] == {}
     assert texts["streams", True] == texts["streams", False] and all(texts["streams", True])
-
-
-class _Recording:
-    """A CTranslate2 Whisper model that notes each encode's and generate's batch size."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-        self.batches: dict[Any, list[tuple[str, int]]] = {}
-
-    def encode(self, features: Any, *args: Any, **kwargs: Any) -> Any:
-        self._note("encode", features.shape[0])
-        return self._model.encode(features, *args, **kwargs)
-
-    def generate(self, encoder_output: Any, prompts: Any, *args: Any, **kwargs: Any) -> Any:
-        self._note("generate", len(prompts))
-        return self._model.generate(encoder_output, prompts, *args, **kwargs)
-
-    def _note(self, call: str, size: int) -> None:
-        if self.batches:
-            next(reversed(self.batches.values())).append((call, size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
 
 
 def test_a_gpu_ctranslate2_cannot_use_falls_back_to_the_cpu_under_auto_and_is_refused_under_cuda(

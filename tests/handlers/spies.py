@@ -1,0 +1,52 @@
+"""Spies on the whisper handler's batched path: what ``prefetch`` prepared, and the batch size of each model call.
+
+They record and pass every call through unchanged, so a test sees the real decoding and can assert how it ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def record_prefetch(monkeypatch: pytest.MonkeyPatch) -> list[dict[int, int | None]]:
+    """Each batch's ``prefetch`` answer (the clips it prepared, with their encoder frames), in call order."""
+    import handlers.whisper.asr as asr_module
+
+    prepared: list[dict[int, int | None]] = []
+    real_prefetch = asr_module.prefetch
+
+    def counted(*args: Any) -> dict[int, int | None]:
+        prepared.append(real_prefetch(*args))
+        return prepared[-1]
+
+    monkeypatch.setattr(asr_module, "prefetch", counted)
+    return prepared
+
+
+class CallSizes:
+    """A CTranslate2 Whisper model that notes each encode's and generate's batch size under the current label."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.batches: dict[Any, list[tuple[str, int]]] = {}
+
+    def label(self, key: Any) -> None:
+        """Note the calls from here on under ``key``."""
+        self.batches[key] = []
+
+    def encode(self, features: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("encode", features.shape[0])
+        return self._model.encode(features, *args, **kwargs)
+
+    def generate(self, encoder_output: Any, prompts: Any, *args: Any, **kwargs: Any) -> Any:
+        self._note("generate", len(prompts))
+        return self._model.generate(encoder_output, prompts, *args, **kwargs)
+
+    def _note(self, call: str, size: int) -> None:
+        if self.batches:
+            next(reversed(self.batches.values())).append((call, size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
