@@ -8,10 +8,10 @@ through ``whisper.decode`` as one stacked mel batch: one encoder pass and one ba
 The encoder input and the window loop are faster-whisper's, so both engines give the same text: per
 clip afterwards, segments cut at the timestamp tokens, an unfinished tail decoded in a further
 window (alone), the temperature fallback ladder, word times by cross-attention alignment when
-asked, and the same "no speech" rule. What this engine does not do is said, not skipped:
-``hotwords`` is a 400; ``vad_filter`` is not applied (a warning says so); a clip longer than 30 s
-(only a direct TorchServe call sends one: the gateway cuts pieces of 30 s) is decoded alone by
-openai-whisper's own long-form loop, which pads the audio as openai-whisper does.
+asked, and the same "no speech" rule. A clip longer than 30 s (only a direct TorchServe call sends
+one: the gateway cuts pieces of 30 s) takes the same loop, its first window in the batch with the
+others. What this engine does not do is said, not skipped: ``hotwords`` is a 400; ``vad_filter`` is
+not applied (a warning says so).
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ _PROMPT_TOKENS = 223  # the text so far a later window sees (half Whisper's cont
 _FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)  # after 0.0: faster-whisper's ladder
 _BEST_OF = 5  # samples per fallback temperature, as faster-whisper
 _PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
-_MAX_WINDOWS = 8  # a clip of <= 30 s; faster-whisper needed 2 at most on the parity clips
+# Windows one clip may take, per 30 s of its audio: the parity clips needed 2 at most; every window
+# moves on, this bounds a clip whose windows each move on by very little.
+_MAX_WINDOWS_PER_WINDOW = 8
 
 
 class OpenAIWhisperASR:
@@ -85,8 +87,6 @@ class OpenAIWhisperASR:
                 results[i] = WireError(ErrorKind.INVALID_REQUEST, "hotwords need the faster-whisper engine")
             elif len(audio) / MODEL_SAMPLE_RATE > self.config.max_audio_sec:
                 results[i] = WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
-            elif len(audio) / MODEL_SAMPLE_RATE > _WINDOW_SEC:
-                groups[("long", i)].append(i)  # openai-whisper's long-form loop, alone
             else:
                 key = (
                     options.task,
@@ -97,14 +97,10 @@ class OpenAIWhisperASR:
                     options.max_new_tokens,
                 )
                 groups[key].append(i)
-        for key, members in groups.items():
+        for members in groups.values():
             try:
-                if key[0] == "long":
-                    [i] = members
-                    results[i] = self._long(*jobs[i])
-                else:
-                    for i, result in zip(members, self._batch([jobs[i] for i in members]), strict=True):
-                        results[i] = result
+                for i, result in zip(members, self._batch([jobs[i] for i in members]), strict=True):
+                    results[i] = result
             except Exception as exc:  # reported per item by the shell
                 log.exception("openai-whisper decode failed")
                 for i in members:
@@ -177,7 +173,7 @@ class OpenAIWhisperASR:
         history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
         segments: list[Segment] = []
         seek, result, window_options, prompt_from = 0, first, decode_options, 0
-        for _ in range(_MAX_WINDOWS):
+        for _ in range(_MAX_WINDOWS_PER_WINDOW * -(-content // _WINDOW_FRAMES)):
             size = min(_WINDOW_FRAMES, content - seek)
             mel = _window(features, seek)
             if result is None:  # a later window: alone, the text so far as its prompt
@@ -207,12 +203,15 @@ class OpenAIWhisperASR:
             if result.temperature > _PROMPT_RESET_TEMPERATURE:  # a sampled window does not prompt the next
                 prompt_from = len(history)
             result = None
-            if seek >= content or seek <= start:  # done, or a window that does not move on ends it
+            if seek <= start:  # cut at its own start: nothing usable here; the audio after it still counts
+                seek = start + size
+            if seek >= content:
                 break
         duration = len(audio) / MODEL_SAMPLE_RATE
         segments = [replace(s, start=min(s.start, duration), end=min(s.end, duration)) for s in segments]
         probability = (first.language_probs or {}).get(first.language) if first.language_probs else None
-        return self._transcription(segments, first.language, probability, duration, options)
+        stopped = [f"decoding stopped at {seek / _FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
+        return self._transcription(segments, first.language, probability, duration, options, stopped)
 
     def _fallback(self, mel: Any, result: Any, options: Any, language: str) -> Any:
         """faster-whisper's temperature fallback for one window: a decoding whose text compresses too
@@ -278,43 +277,6 @@ class OpenAIWhisperASR:
             for s, r in zip(segments, raw, strict=True)
         ]
 
-    def _long(self, audio: np.ndarray, options: DecodeOptions) -> Transcription:
-        from whisper.transcribe import transcribe
-
-        result = transcribe(
-            self.model,
-            np.ascontiguousarray(audio, dtype=np.float32),
-            task=options.task,
-            language=options.language,
-            initial_prompt=options.initial_prompt,
-            word_timestamps=options.word_timestamps,
-            beam_size=options.beam_size if options.beam_size > 1 else None,
-            fp16=self.fp16,
-            verbose=None,
-        )
-        segments = [
-            Segment(
-                id=i,
-                start=round(float(s["start"]), 3),
-                end=round(float(s["end"]), 3),
-                text=s["text"],
-                avg_logprob=round(float(s["avg_logprob"]), 4),
-                no_speech_prob=round(float(s["no_speech_prob"]), 4),
-                seek=int(s["seek"]),
-                tokens=[int(t) for t in s["tokens"]],
-                temperature=float(s["temperature"]),
-                compression_ratio=round(float(s["compression_ratio"]), 4),
-                words=[
-                    Word(round(w["start"], 3), round(w["end"], 3), w["word"], round(float(w["probability"]), 3))
-                    for w in s.get("words", [])
-                ]
-                if options.word_timestamps
-                else None,
-            )
-            for i, s in enumerate(result["segments"])
-        ]
-        return self._transcription(segments, result.get("language"), None, len(audio) / MODEL_SAMPLE_RATE, options)
-
     def _transcription(
         self,
         segments: list[Segment],
@@ -322,8 +284,10 @@ class OpenAIWhisperASR:
         probability: float | None,
         duration: float,
         options: DecodeOptions,
+        warnings: list[str],
     ) -> Transcription:
-        warnings = ["vad_filter is not applied by the openai-whisper engine"] if options.vad_filter else []
+        if options.vad_filter:
+            warnings = [*warnings, "vad_filter is not applied by the openai-whisper engine"]
         return Transcription(
             text="".join(s.text for s in segments).strip(),
             language=language,

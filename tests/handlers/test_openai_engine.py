@@ -185,3 +185,39 @@ def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(engine: Ope
     # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
     [fixed] = engine.transcribe_many([(jobs[0][0], DecodeOptions(language="en", temperature=0.0))])
     assert isinstance(fixed, Transcription) and fixed.text
+
+
+def test_a_clip_longer_than_a_window_takes_the_same_loop_its_first_window_in_the_batch(
+    engine: OpenAIWhisperASR, ct2: WhisperASR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A direct TorchServe call may send more than 30 s: faster-whisper's window loop over it, as
+    CTranslate2 decodes it (openai-whisper's own long-form loop pads the audio and hears it otherwise)."""
+    calls: list[int] = []
+    real = engine.decode
+
+    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
+        calls.append(int(mels.shape[0]))
+        return real(mels, options, languages)
+
+    gap = np.zeros(8000, dtype=np.float32)
+    picked = ENGLISH[::3]  # 7 clips, 48.8 s with half a second between them
+    long = np.concatenate([part for c in picked for part in (read_audio_file(c.path, 16000).samples, gap)])
+    short = read_audio_file(ENGLISH[1].path, 16000).samples
+    assert len(long) / 16000 > 45
+    jobs = [(long, DecodeOptions(language="en", word_timestamps=True)), (short, DecodeOptions(language="en"))]
+    monkeypatch.setattr(engine, "decode", spy)
+    ours = engine.transcribe_many(jobs)
+    monkeypatch.undo()
+    theirs = ct2.transcribe_many(jobs)
+    assert calls[0] == 2 and all(n == 1 for n in calls[1:])  # both first windows in one decode, then the rest
+    [alone] = engine.transcribe_many(jobs[1:])
+    mine, reference = ours[0], theirs[0]
+    assert isinstance(mine, Transcription) and isinstance(reference, Transcription) and not mine.warnings
+    assert normalize(mine.text) == normalize(reference.text)
+    assert wer([" ".join(c.transcript for c in picked)], [mine.text], "en") < 0.2
+    assert isinstance(ours[1], Transcription) and isinstance(alone, Transcription) and ours[1].text == alone.text
+    # the segments go on past the first window, in order, within the audio, each word inside its segment
+    times = [(s.start, s.end) for s in mine.segments]
+    assert times == sorted(times) and times[-1][1] > 40 and all(0 <= a <= b <= mine.duration for a, b in times)
+    words = [w for s in mine.segments for w in s.words or []]
+    assert len(words) >= len(mine.text.split()) - 2 and words[-1].end > 40
