@@ -22,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -92,6 +92,19 @@ class _Clip:
     frames: int | None  # its own fitted window, or None for the full one
 
 
+class _Group(NamedTuple):
+    """What a batched generate needs to be the same for all its clips. Language and task are tokens
+    of each clip's own prompt: clips of any language share a call."""
+
+    beam_size: int
+    full: bool  # the 30 s window (False: fitted windows, padded to the group's longest)
+    sot_index: int  # CTranslate2 needs <|startoftranscript|> at one position across a batch
+    # greedy decoding may run to the longest cap and be judged per clip afterwards; beam search is
+    # only comparable under one cap
+    cap: int | None
+    suppress: tuple[int, ...]
+
+
 def prefetch(
     model: Any,
     store: FirstWindows,
@@ -105,10 +118,18 @@ def prefetch(
     padded to its longest member, so one clip may be encoded with a little more padding than alone.
     ``pool``: threads that encode a CPU group's windows side by side (see ``_encode``).
     """
+    frames_used: dict[int, int | None] = {}
+    for group, members in _groups(model, jobs).items():
+        frames_used.update(_decode_group(model, store, group, members, pool))
+    return frames_used
+
+
+def _groups(model: Any, jobs: Sequence[tuple[np.ndarray, DecodeOptions, int | None]]) -> dict[_Group, list[_Clip]]:
+    """The clips that may share a batched call, by what the call needs to be the same for all."""
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import get_suppressed_tokens
 
-    groups: dict[tuple[Any, ...], list[_Clip]] = {}
+    groups: dict[_Group, list[_Clip]] = {}
     for index, (audio, options, frames) in enumerate(jobs):
         if options.language is None or (options.temperature or 0.0) > 0:
             continue  # detection and sampling decode differently: the ordinary path
@@ -132,53 +153,55 @@ def prefetch(
         # a capped greedy decoding runs with the loop guard's half budget first, as it would alone
         probe = probe_budget(options.beam_size, [options.temperature], options.max_new_tokens)
         run_cap = cap if probe is None else len(prompt) + probe
-        group = (
-            # language and task are tokens of each clip's own prompt: clips of any language share a call
-            options.beam_size,
-            frames is None,
-            # CTranslate2 needs <|startoftranscript|> at one position across a batch: prompts of one length
-            prompt.index(tokenizer.sot),
-            # greedy decoding may run to the longest cap and be judged per clip afterwards; beam
-            # search is only comparable under one cap
-            None if options.beam_size == 1 else cap,
-            tuple(get_suppressed_tokens(tokenizer, [-1])),
+        group = _Group(
+            beam_size=options.beam_size,
+            full=frames is None,
+            sot_index=prompt.index(tokenizer.sot),
+            cap=None if options.beam_size == 1 else cap,
+            suppress=tuple(get_suppressed_tokens(tokenizer, [-1])),
         )
         groups.setdefault(group, []).append(_Clip(index, audio, options, prompt, run_cap, probe is not None, frames))
+    return groups
 
+
+def _decode_group(
+    model: Any, store: FirstWindows, group: _Group, members: list[_Clip], pool: Executor | None
+) -> dict[int, int | None]:
+    """One group's first windows in one generate, each result stored for its clip's transcribe();
+    returns the encoder frames of each clip stored."""
     frames_used: dict[int, int | None] = {}
-    for (beam_size, full, _, _, suppress), members in groups.items():
-        # the window (VAD, mel features) only for clips that have a partner: alone, the ordinary
-        # path computes it anyway (two live streams' prompts rarely match in length)
-        found = [(c, _first_window(model, c.audio, c.options)) for c in members] if len(members) > 1 else []
-        window = {c.index: w for c, w in found if w is not None}  # None: the clip needs more than one window
-        clips = [c for c in members if c.index in window]
-        if len(clips) < 2:
-            continue  # nothing to share: the ordinary path is the same work
-        frames = None if full else max(c.frames or 0 for c in clips)
-        inputs = [window[c.index] if frames is None else window[c.index][..., :frames] for c in clips]
-        outputs = _encode(model, inputs, pool)
-        results = model.model.generate(
-            outputs.batch,
-            [c.prompt for c in clips],
-            beam_size=beam_size,
-            patience=1,
-            length_penalty=1,
-            repetition_penalty=1,
-            no_repeat_ngram_size=0,
-            max_length=(max_length := max(c.cap for c in clips)),
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=list(suppress),
-            max_initial_timestamp_index=round(_MAX_INITIAL_TIMESTAMP_SEC / _TIME_PRECISION),
-        )
-        for i, (clip, result) in enumerate(zip(clips, results, strict=True)):
-            own_limit = clip.cap == max_length and not clip.probing  # decoded under exactly its own limit
-            ended = len(result.sequences_ids[0]) < cut_at(len(clip.prompt), clip.cap - len(clip.prompt))
-            if not (own_limit or ended):
-                continue  # stopped by a longer clip's cap or by its loop probe: let it decode alone, exactly
-            store.put(window_key(window[clip.index], frames), Prepared(outputs.clip(i), clip.prompt, result))
-            frames_used[clip.index] = frames
+    # the window (VAD, mel features) only for clips that have a partner: alone, the ordinary
+    # path computes it anyway (two live streams' prompts rarely match in length)
+    found = [(c, _first_window(model, c.audio, c.options)) for c in members] if len(members) > 1 else []
+    window = {c.index: w for c, w in found if w is not None}  # None: the clip needs more than one window
+    clips = [c for c in members if c.index in window]
+    if len(clips) < 2:
+        return {}  # nothing to share: the ordinary path is the same work
+    frames = None if group.full else max(c.frames or 0 for c in clips)
+    inputs = [window[c.index] if frames is None else window[c.index][..., :frames] for c in clips]
+    outputs = _encode(model, inputs, pool)
+    results = model.model.generate(
+        outputs.batch,
+        [c.prompt for c in clips],
+        beam_size=group.beam_size,
+        patience=1,
+        length_penalty=1,
+        repetition_penalty=1,
+        no_repeat_ngram_size=0,
+        max_length=(max_length := max(c.cap for c in clips)),
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=list(group.suppress),
+        max_initial_timestamp_index=round(_MAX_INITIAL_TIMESTAMP_SEC / _TIME_PRECISION),
+    )
+    for i, (clip, result) in enumerate(zip(clips, results, strict=True)):
+        own_limit = clip.cap == max_length and not clip.probing  # decoded under exactly its own limit
+        ended = len(result.sequences_ids[0]) < cut_at(len(clip.prompt), clip.cap - len(clip.prompt))
+        if not (own_limit or ended):
+            continue  # stopped by a longer clip's cap or by its loop probe: let it decode alone, exactly
+        store.put(window_key(window[clip.index], frames), Prepared(outputs.clip(i), clip.prompt, result))
+        frames_used[clip.index] = frames
     return frames_used
 
 

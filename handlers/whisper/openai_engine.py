@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from handlers.whisper.openai_decoding import batched_task_class
+from handlers.whisper.openai_windows import FRAMES_PER_SEC, WINDOW_FRAMES, cut_window, window_features
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
@@ -35,13 +36,9 @@ __all__ = ["CHECKPOINT", "OpenAIWhisperASR"]
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "openai-whisper.pt"  # written beside model.bin by model-store/build.py
-_WINDOW_SEC = 30.0
-_SEC_PER_TIMESTAMP = 0.02
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
 _STFT_PAD = 160  # samples of zeros after the audio before the STFT, as faster-whisper's feature extractor
 _MIN_STFT_SAMPLES = 41  # with the 160 padding samples, one more than the STFT's 200-sample reflection
-_FRAMES_PER_SEC = 100  # mel frames
-_WINDOW_FRAMES = round(_WINDOW_SEC * _FRAMES_PER_SEC)
 _PROMPT_TOKENS = 223  # the text so far a later window sees (half Whisper's context, less <|startofprev|>)
 _FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)  # after 0.0: faster-whisper's ladder
 _BEST_OF = 5  # samples per fallback temperature, as faster-whisper
@@ -124,7 +121,7 @@ class OpenAIWhisperASR:
             fp16=self.fp16,
         )
         given = [opts.language for _, opts in jobs if opts.language]  # all of the group's, or none (detection)
-        first = self.decode(self._torch.stack([_window(f, 0) for f in features]), decode_options, given or None)
+        first = self.decode(self._torch.stack([window_features(f, 0) for f in features]), decode_options, given or None)
         return [
             self._finish(audio, opts, result, feats, decode_options)
             for (audio, opts), result, feats in zip(jobs, first, features, strict=True)
@@ -134,7 +131,7 @@ class OpenAIWhisperASR:
         """The log-mel features faster-whisper computes for a clip, so both engines hear the same.
 
         The log-mel of the audio alone (its loudest frame sets the floor); each window is then padded
-        with zero frames (``_window``). openai-whisper's own ``transcribe`` pads the audio with silence
+        with zero frames (``window_features``). openai-whisper's own ``transcribe`` pads the audio with silence
         first, which changes every window's input: with that, English WER on the parity clips was
         11.76 % against CTranslate2's 10.13 % at equal precision, timestamps (and so words) chosen
         differently.
@@ -173,17 +170,11 @@ class OpenAIWhisperASR:
         history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
         segments: list[Segment] = []
         seek, result, window_options, prompt_from = 0, first, decode_options, 0
-        for _ in range(_MAX_WINDOWS_PER_WINDOW * -(-content // _WINDOW_FRAMES)):
-            size = min(_WINDOW_FRAMES, content - seek)
-            mel = _window(features, seek)
+        for _ in range(_MAX_WINDOWS_PER_WINDOW * -(-content // WINDOW_FRAMES)):
+            size = min(WINDOW_FRAMES, content - seek)
+            mel = window_features(features, seek)
             if result is None:  # a later window: alone, the text so far as its prompt
-                prompt = history[prompt_from:][-_PROMPT_TOKENS:]
-                room = self.model.dims.n_text_ctx - len(prompt) - 4  # <|startofprev|> + the 3-token SOT sequence
-                window_options = replace(
-                    decode_options,
-                    prompt=prompt or None,
-                    sample_len=min(decode_options.sample_len or _PROMPT_TOKENS + 1, room),
-                )
+                window_options = self._prompted(decode_options, history[prompt_from:][-_PROMPT_TOKENS:])
                 [result] = self.decode(mel[None], window_options, [first.language])
             if options.temperature is None:  # faster-whisper's ladder, unless the request fixed a temperature
                 result = self._fallback(mel, result, window_options, first.language)
@@ -191,12 +182,12 @@ class OpenAIWhisperASR:
             if result.no_speech_prob > _NO_SPEECH and result.avg_logprob < HALLUCINATION.min_avg_logprob:
                 seek += size  # the model's own verdict: no speech in this window
             else:
-                window, seek, single_ending = _split(result, tokenizer, seek, size)
+                window, seek, single_ending = cut_window(result, tokenizer, seek, size)
                 if options.word_timestamps and window:
                     window = self._with_words(window, tokenizer, mel, size, start)
                     ends = [w.end for s in window for w in s.words or []]
-                    if not single_ending and ends and ends[-1] > start / _FRAMES_PER_SEC:
-                        seek = round(ends[-1] * _FRAMES_PER_SEC)
+                    if not single_ending and ends and ends[-1] > start / FRAMES_PER_SEC:
+                        seek = round(ends[-1] * FRAMES_PER_SEC)
                 for segment in window:
                     history.extend(segment.tokens)
                     segments.append(replace(segment, id=len(segments)))
@@ -210,8 +201,13 @@ class OpenAIWhisperASR:
         duration = len(audio) / MODEL_SAMPLE_RATE
         segments = [replace(s, start=min(s.start, duration), end=min(s.end, duration)) for s in segments]
         probability = (first.language_probs or {}).get(first.language) if first.language_probs else None
-        stopped = [f"decoding stopped at {seek / _FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
+        stopped = [f"decoding stopped at {seek / FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
         return self._transcription(segments, first.language, probability, duration, options, stopped)
+
+    def _prompted(self, options: Any, prompt: list[int]) -> Any:
+        """A later window's decoding options: the text so far as its prompt, the rest of the context its room."""
+        room = self.model.dims.n_text_ctx - len(prompt) - 4  # <|startofprev|> + the 3-token SOT sequence
+        return replace(options, prompt=prompt or None, sample_len=min(options.sample_len or _PROMPT_TOKENS + 1, room))
 
     def _fallback(self, mel: Any, result: Any, options: Any, language: str) -> Any:
         """faster-whisper's temperature fallback for one window: a decoding whose text compresses too
@@ -298,64 +294,3 @@ class OpenAIWhisperASR:
             segments=segments,
             warnings=warnings,
         )
-
-
-def _window(features: Any, seek: int) -> Any:
-    """30 s of features from ``seek``, padded with zero frames as faster-whisper pads them."""
-    from whisper.audio import pad_or_trim
-
-    return pad_or_trim(features[:, seek : seek + _WINDOW_FRAMES], _WINDOW_FRAMES)
-
-
-def _split(result: Any, tokenizer: Any, seek: int, size: int) -> tuple[list[Segment], int, bool]:
-    """One window's segments, where the next window starts, and whether the window ended on one timestamp.
-
-    faster-whisper's cut: a segment between each pair of consecutive timestamp tokens; text after the
-    last pair is unfinished unless a single timestamp ends the window, and the next window starts at
-    that last pair. Empty segments are dropped, as faster-whisper drops them.
-    """
-    tokens = [t for t in result.tokens if t < tokenizer.eot or t >= tokenizer.timestamp_begin]
-    begin = tokenizer.timestamp_begin
-    offset = seek / _FRAMES_PER_SEC
-    single_ending = len(tokens) >= 2 and tokens[-2] < begin <= tokens[-1]
-    pairs = [i for i in range(1, len(tokens)) if tokens[i] >= begin and tokens[i - 1] >= begin]
-    spans: list[tuple[list[int], float, float]] = []
-    if pairs:
-        cuts = [*pairs, len(tokens)] if single_ending else pairs
-        last = 0
-        for cut in cuts:
-            piece = tokens[last:cut]
-            spans.append(
-                (
-                    piece,
-                    offset + (piece[0] - begin) * _SEC_PER_TIMESTAMP,
-                    offset + (piece[-1] - begin) * _SEC_PER_TIMESTAMP,
-                )
-            )
-            last = cut
-        next_seek = seek + size if single_ending else seek + (tokens[last - 1] - begin) * 2  # 2 frames per timestamp
-    else:
-        stamps = [t for t in tokens if t >= begin]
-        length = (stamps[-1] - begin) * _SEC_PER_TIMESTAMP if stamps and stamps[-1] != begin else size / _FRAMES_PER_SEC
-        spans.append((tokens, offset, offset + length))
-        next_seek = seek + size
-    segments = []
-    for piece, start, end in spans:
-        text = tokenizer.decode([t for t in piece if t < tokenizer.eot])
-        if start == end or not text.strip():
-            continue
-        segments.append(
-            Segment(
-                id=0,
-                seek=seek,
-                start=round(start, 3),
-                end=round(end, 3),
-                text=text,
-                avg_logprob=round(float(result.avg_logprob), 4),
-                no_speech_prob=round(float(result.no_speech_prob), 4),
-                tokens=[int(t) for t in piece],
-                temperature=float(result.temperature),
-                compression_ratio=round(float(result.compression_ratio), 4),
-            )
-        )
-    return segments, next_seek, single_ending

@@ -149,7 +149,7 @@ def test_a_window_is_cut_as_faster_whisper_cuts_it() -> None:
 
     from whisper.tokenizer import get_tokenizer
 
-    from handlers.whisper.openai_engine import _split
+    from handlers.whisper.openai_windows import cut_window
 
     tok = get_tokenizer(True, num_languages=99, language="en", task="transcribe")
 
@@ -163,11 +163,11 @@ def test_a_window_is_cut_as_faster_whisper_cuts_it() -> None:
 
     hello, world = tok.encode(" Hello."), tok.encode(" World")
     unfinished = [stamp(0), *hello, stamp(2), stamp(2), *world]
-    segments, seek, single = _split(result(unfinished), tok, 500, 1200)
+    segments, seek, single = cut_window(result(unfinished), tok, 500, 1200)
     assert [(s.start, s.end, s.text) for s in segments] == [(5.0, 7.0, " Hello.")] and not single
     assert seek == 500 + 200  # the next window starts at the last timestamp pair, 2 s into this one
     finished = [stamp(0), *hello, stamp(2), stamp(2), *world, stamp(3.5)]
-    segments, seek, single = _split(result(finished), tok, 0, 1200)
+    segments, seek, single = cut_window(result(finished), tok, 0, 1200)
     assert [s.text for s in segments] == [" Hello.", " World"] and segments[1].end == 3.5
     assert single and seek == 1200  # one timestamp ends it: no speech after, the window is done
 
