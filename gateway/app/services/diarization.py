@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -191,21 +191,28 @@ class Diarizer:
         if voiced and references:
             by_id = {sid: label for label, (sid, _) in named.items() if sid is not None}
             labels[voiced] = relabel_by_reference(vectors, labels[voiced], by_id, references, _RELABEL_FLOOR)
-        turn_list = turns(spans, smooth(labels.tolist()))
-        names: dict[int, str] = {}
-        count = 0
-        present = list(dict.fromkeys(t.label for t in turn_list))  # in order of first appearance
-        for label in present:
-            speaker_id = named[label][0]
-            if speaker_id is None:
-                names[label] = unnamed(count)
-                count += 1
-            else:
-                names[label] = speaker_id
-        speech = dict.fromkeys(present, 0.0)
-        for turn in turn_list:
-            speech[turn.label] += turn.end - turn.start
-        summary = [
-            SpeakerSummary(names[label], named[label][0], named[label][1], round(speech[label], 3)) for label in present
-        ]
-        return Diarization(turn_list, names, summary)
+        return _named_turns(turns(spans, smooth(labels.tolist())), named, unnamed)
+
+
+def _named_turns(
+    turn_list: list[Turn], named: Mapping[int, tuple[str | None, float | None]], unnamed: Callable[[int], str]
+) -> Diarization:
+    """Each cluster's name (its enrolled speaker's id, else the next ``unnamed`` in order of first
+    appearance) and how long it spoke."""
+    names: dict[int, str] = {}
+    count = 0
+    present = list(dict.fromkeys(t.label for t in turn_list))  # in order of first appearance
+    for label in present:
+        speaker_id = named[label][0]
+        if speaker_id is None:
+            names[label] = unnamed(count)
+            count += 1
+        else:
+            names[label] = speaker_id
+    speech = dict.fromkeys(present, 0.0)
+    for turn in turn_list:
+        speech[turn.label] += turn.end - turn.start
+    summary = [
+        SpeakerSummary(names[label], named[label][0], named[label][1], round(speech[label], 3)) for label in present
+    ]
+    return Diarization(turn_list, names, summary)

@@ -21,7 +21,7 @@ from gateway.core.webhooks import MAX_URL_CHARS
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"])
 
-_NAME_CHARS = 255  # JobRow.filename
+_NAME_CHARS = 255  # JobRow.filename (services/job_rows.py)
 
 JOB_ERRORS = {404: {"model": ErrorResponse, "description": "No such job for this key."}}
 CONFLICT = {409: {"model": ErrorResponse, "description": "The job is not in a state that allows this."}}
