@@ -265,6 +265,7 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
             )
         ),
         "",
+        *_pairs_line(result.get("batching_pairs_8_clients") or []),
         "![latency and throughput against concurrency](throughput.png)",
         "",
         "## Against faster-whisper-server 0.0.3 (OpenAI route, same weights, int8, same clips; run one after the other)",
@@ -287,3 +288,17 @@ def write_markdown(result: dict) -> None:  # type: ignore[type-arg]
         *(jobs_section(result["jobs"]) if result.get("jobs") else []),
     ]
     RESULTS_MD.write_text("\n".join(lines))
+
+
+def _pairs_line(pairs: list[dict[str, float]]) -> list[str]:
+    """The on/off runs in turn at 8 clients, after the table: each pair's ratio and their median."""
+    if not pairs:
+        return []
+    ratios = sorted(p["ratio"] for p in pairs)
+    return [
+        f"In turn at 8 clients (32 requests each, {len(pairs)} pairs, the same stack): batching on ÷ off "
+        + " / ".join(f"{p['ratio']:.2f}" for p in pairs)
+        + f" ({' / '.join(str(p['on']) for p in pairs)} against {' / '.join(str(p['off']) for p in pairs)} audio-s/s),"
+        f" median **{ratios[len(ratios) // 2]:.2f}×**.",
+        "",
+    ]

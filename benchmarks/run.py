@@ -107,7 +107,7 @@ def main() -> None:
         stream_rows = bench_streams("audio_core", gw.url, stream_clips, "en", STREAM_LEVELS)
         throughput_rows = bench_throughput(gw.url, (1, 4, 8), 16)
         ours_openai = bench_throughput(gw.url, (1, 4, 8), 16, "/v1/audio/transcriptions")
-        nobatch_rows = bench_without_batching(ts, Path(tmp))
+        nobatch_rows, batching_pairs = bench_without_batching(ts, Path(tmp), gw.url)
         long_path, long_sec = long_recording(args.job_minutes, Path(tmp))
         jobs_row = bench_jobs(gw.url, gw.process.pid, long_path, long_sec)
     # The PyTorch engine runs on a stack of its own, after ours has stopped, so neither competes for the cores.
@@ -141,6 +141,7 @@ def main() -> None:
         },
         "throughput": throughput_rows,
         "throughput_batch_size_1": nobatch_rows,
+        "batching_pairs_8_clients": batching_pairs,
         "throughput_openai_whisper_engine": openai_engine_rows,
         "openai_route": {"audio_core": ours_openai, "faster_whisper_server": peer_rows},
         "peak_rss_mib": {k: round(v) for k, v in sorted(memory.peak.items())},

@@ -130,9 +130,16 @@ def peer_server(tmp: Path) -> Iterator[str | None]:
         proc.wait(timeout=30)
 
 
-def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
+_PAIRS = 3  # on/off runs in turn at 8 clients
+
+
+def bench_without_batching(
+    ts: Any, tmp: Path, on_url: str | None = None
+) -> tuple[list[dict[str, object]], list[dict[str, float]]]:
     """The same throughput run against a second registration of the whisper archive with batchSize 1
-    (and as many workers as the first)."""
+    (and as many workers as the first); then, with ``on_url`` (a gateway on the configured model),
+    ``_PAIRS`` runs at 8 clients on each in turn: one pass of each, minutes apart, moved by about
+    ±8 % on a 2-core CPU, more than the effect, and runs in turn see the same machine."""
     r = httpx.post(
         f"{ts.management_url}/models",
         params={
@@ -148,10 +155,17 @@ def bench_without_batching(ts: Any, tmp: Path) -> list[dict[str, object]]:
     )
     if r.status_code != 200:
         print(f"could not register whisper_nobatch ({r.status_code}: {r.text[:200]}); skipped")
-        return []
+        return [], []
     try:
         with gateway(ts, tmp / "gw-nobatch", env={"ASR_MODEL": "whisper_nobatch"}) as gw:
-            return bench_throughput(gw.url, (1, 4, 8), 16)
+            rows = bench_throughput(gw.url, (1, 4, 8), 16)
+            pairs = []
+            for _ in range(_PAIRS if on_url is not None else 0):
+                on = cast(float, bench_throughput(cast(str, on_url), (8,), 32)[0]["audio_sec_per_sec"])
+                off = cast(float, bench_throughput(gw.url, (8,), 32)[0]["audio_sec_per_sec"])
+                pairs.append({"on": on, "off": off, "ratio": round(on / off, 3)})
+                print("batching on/off at 8 clients:", pairs[-1])
+            return rows, pairs
     finally:
         httpx.delete(f"{ts.management_url}/models/whisper_nobatch", timeout=120)
 
@@ -212,8 +226,9 @@ def main() -> None:
                 gateway(ts, Path(tmp) / "gw") as gw,
             ):
                 first = bench_throughput(gw.url, (1, 4, 8), 16)
-                second = bench_without_batching(ts, Path(tmp))
+                second, pairs = bench_without_batching(ts, Path(tmp), gw.url)
             labels = ("batching on", "off")
+            print("in turn at 8 clients, on ÷ off:", " / ".join(f"{p['ratio']:.2f}" for p in pairs))
     for a, b in zip(first, second, strict=False):
         ratio = cast(float, a["audio_sec_per_sec"]) / cast(float, b["audio_sec_per_sec"])
         print(
