@@ -45,7 +45,7 @@ _BEST_OF = 5  # samples per fallback temperature, as faster-whisper
 _PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 # Windows one clip may take, per 30 s of its audio: the parity clips needed 2 at most; every window
 # moves on, this bounds a clip whose windows each move on by very little.
-_MAX_WINDOWS_PER_WINDOW = 8
+_MAX_WINDOWS_PER_30_SEC = 8
 
 
 class OpenAIWhisperASR:
@@ -170,7 +170,7 @@ class OpenAIWhisperASR:
         history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
         segments: list[Segment] = []
         seek, result, window_options, prompt_from = 0, first, decode_options, 0
-        for _ in range(_MAX_WINDOWS_PER_WINDOW * -(-content // WINDOW_FRAMES)):
+        for _ in range(_MAX_WINDOWS_PER_30_SEC * -(-content // WINDOW_FRAMES)):
             size = min(WINDOW_FRAMES, content - seek)
             mel = window_features(features, seek)
             if result is None:  # a later window: alone, the text so far as its prompt
