@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["HALLUCINATION", "Segment", "Transcription", "Word"]
+__all__ = ["HALLUCINATION", "Segment", "Transcription", "Word", "within_audio"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,42 @@ class Segment:
         if self.compression_ratio is not None and self.compression_ratio > HALLUCINATION.max_compression_ratio:
             return True
         return self.no_speech_prob > no_speech_threshold and self.avg_logprob < HALLUCINATION.min_avg_logprob
+
+
+# Whisper's last timestamp may overshoot the audio's end by a few tenths of a second on real speech
+# that ends the clip; an invented segment runs seconds past it.
+_PAST_END_SEC = 1.0
+
+
+def within_audio(segments: list[Segment], duration: float) -> tuple[list[Segment], list[str]]:
+    """The segments Whisper can have heard in ``duration`` seconds of audio, and a warning if any were not.
+
+    Whisper reads a 30 s window; past the audio it hears padding. Decoding a last window that is
+    nearly all padding (a piece's final tenth of a second, more so when the temperature fallback
+    samples it) can write text timed past the end: a damaged 40 s file once came back with 13 s of
+    invented speech after its first piece's 20 s. A segment that starts after the end, or runs more
+    than ``_PAST_END_SEC`` past it with most of its span there, is dropped (and the answer says so);
+    the rest end, as their words do, at the audio's end at the latest.
+    """
+
+    def heard(s: Segment) -> bool:
+        past = s.end - duration
+        return s.start < duration and not (past > _PAST_END_SEC and past > (s.end - s.start) / 2)
+
+    kept = [s for s in segments if heard(s)]
+    clamped = [
+        replace(
+            s,
+            end=min(s.end, _r(duration, 3)),
+            words=None
+            if s.words is None
+            else [replace(w, start=min(w.start, _r(duration, 3)), end=min(w.end, _r(duration, 3))) for w in s.words],
+        )
+        for s in kept
+    ]
+    dropped = len(segments) - len(kept)
+    warnings = [f"dropped {dropped} segment(s) timed past the end of the audio"] if dropped else []
+    return clamped, warnings
 
 
 @dataclass(frozen=True)

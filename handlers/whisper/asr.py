@@ -24,7 +24,7 @@ from handlers.whisper.first_window import prefetch
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
-from wire.transcript import Segment, Transcription, Word
+from wire.transcript import Segment, Transcription, Word, within_audio
 
 __all__ = ["SAMPLE_RATE", "WhisperASR", "WhisperConfig"]
 
@@ -164,6 +164,7 @@ class WhisperASR:
         finally:
             self.model.limit_frames(None)
             self.model.skip_tail(0)
+        segments, warnings = within_audio(segments, duration)
         return Transcription(
             text="".join(s.text for s in segments).strip(),
             language=info.language,
@@ -172,6 +173,7 @@ class WhisperASR:
             model=self.config.model_name,
             task=options.task,
             segments=segments,
+            warnings=warnings,
         )
 
     def transcribe_many(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription | Exception]:

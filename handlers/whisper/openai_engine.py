@@ -29,7 +29,7 @@ from handlers.whisper.openai_windows import FRAMES_PER_SEC, WINDOW_FRAMES, cut_w
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
-from wire.transcript import HALLUCINATION, Segment, Transcription, Word
+from wire.transcript import HALLUCINATION, Segment, Transcription, Word, within_audio
 
 __all__ = ["CHECKPOINT", "OpenAIWhisperASR"]
 
@@ -199,10 +199,10 @@ class OpenAIWhisperASR:
             if seek >= content:
                 break
         duration = len(audio) / MODEL_SAMPLE_RATE
-        segments = [replace(s, start=min(s.start, duration), end=min(s.end, duration)) for s in segments]
+        segments, dropped = within_audio(segments, duration)
         probability = (first.language_probs or {}).get(first.language) if first.language_probs else None
         stopped = [f"decoding stopped at {seek / FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
-        return self._transcription(segments, first.language, probability, duration, options, stopped)
+        return self._transcription(segments, first.language, probability, duration, options, [*dropped, *stopped])
 
     def _prompted(self, options: Any, prompt: list[int]) -> Any:
         """A later window's decoding options: the text so far as its prompt, the rest of the context its room."""
