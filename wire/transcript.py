@@ -90,13 +90,14 @@ def within_audio(segments: list[Segment], duration: float) -> tuple[list[Segment
         return s.start < duration and not (past > _PAST_END_SEC and past > (s.end - s.start) / 2)
 
     kept = [s for s in segments if heard(s)]
+    end = _r(duration, 3)
     clamped = [
         replace(
             s,
-            end=min(s.end, _r(duration, 3)),
+            end=min(s.end, end),
             words=None
             if s.words is None
-            else [replace(w, start=min(w.start, _r(duration, 3)), end=min(w.end, _r(duration, 3))) for w in s.words],
+            else [replace(w, start=min(w.start, end), end=min(w.end, end)) for w in s.words],
         )
         for s in kept
     ]
