@@ -271,3 +271,29 @@ def test_a_batched_encoder_output_splits_into_each_clips_own_rows() -> None:
     encoded = _Encoded(ctranslate2.StorageView.from_array(rows), None)
     for i in (2, 0, 1):
         assert np.array_equal(np.asarray(encoded.clip(i)), rows[i : i + 1])
+
+
+def test_a_segment_timed_past_the_audio_never_reaches_the_answer(
+    handler: tuple[WhisperHandler, Context], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault CI once met (a sampled last window writing speech after the audio's end), injected
+    after the real decoding: the answer keeps the real segments, drops the invented one, says so."""
+    import dataclasses
+
+    service, ctx = handler
+    model = service.asr.model
+    real = model.transcribe
+
+    def with_invented_tail(audio: Any, **kwargs: Any) -> Any:
+        segments, info = real(audio, **kwargs)
+        heard = list(segments)
+        end = len(audio) / 16000
+        invented = dataclasses.replace(heard[-1], id=heard[-1].id + 1, start=end - 0.1, end=end + 8, text=" never said")
+        return iter([*heard, invented]), info
+
+    monkeypatch.setattr(model, "transcribe", with_invented_tail)
+    jfk = bytearray((data_dir / "openai__whisper" / "jfk.flac").read_bytes())
+    [result] = service.handle([{"body": jfk, "params": {"language": "en"}}], ctx)
+    assert "never said" not in result["text"] and "ask what you can do" in result["text"].lower()
+    assert result["warnings"] == ["dropped 1 segment(s) timed past the end of the audio"]
+    assert all(s["end"] <= result["duration"] for s in result["segments"])
