@@ -39,6 +39,13 @@ def pcm16_wav(rate: int, samples: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def unknown_codec_wav() -> bytes:
+    """A PCM16 WAV whose format tag (0x7777) names no codec FFmpeg can decode: PyAV gives it no codec context."""
+    data = bytearray(pcm16_wav(SR, np.zeros(SR, np.int16)))
+    data[20:22] = (0x7777).to_bytes(2, "little")
+    return bytes(data)
+
+
 def silent_flac(seconds: int) -> bytes:
     """``seconds`` of digital silence as FLAC: about 180 bytes per second."""
     return encode(np.zeros(seconds * SR, np.float32), "flac", "flac")

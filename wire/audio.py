@@ -174,6 +174,8 @@ def _decode(container: av.container.InputContainer, size: int, limits: DecodeLim
     if not container.streams.audio:
         raise _invalid("no audio stream in file")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # the header names a codec this FFmpeg has no decoder for
+        raise _invalid("unsupported audio codec: send wav, flac, mp3, ogg, webm, m4a, ...")
     in_rate = int(stream.codec_context.sample_rate or 0)
     if not limits.min_rate <= in_rate <= limits.max_rate:
         raise _invalid(f"sample rate {in_rate} Hz is outside {limits.min_rate}..{limits.max_rate} Hz")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from tests.audio_files import float_wav, pcm16_wav, silent_flac
+from tests.audio_files import float_wav, pcm16_wav, silent_flac, unknown_codec_wav
 from tests.gateway.app_client import app_client, stored_files
 
 
@@ -62,6 +62,7 @@ def _nan_wav() -> bytes:
         (lambda: pcm16_wav(1, np.random.default_rng(0).integers(-3000, 3000, 3500)), "sample rate 1 Hz"),
         (lambda: silent_flac(3600), "decompression bomb"),  # 654 KB declaring an hour
         (_nan_wav, "NaN"),
+        (unknown_codec_wav, "unsupported audio codec"),  # found by mutating headers: it was a 500
     ],
 )
 def test_bombs_and_poisoned_samples_are_a_fast_400(tmp_path: Path, make, detail: str) -> None:  # type: ignore[no-untyped-def]

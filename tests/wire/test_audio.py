@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio as fw_decode
 
-from tests.audio_files import encode
+from tests.audio_files import encode, unknown_codec_wav
 from wire.audio import DecodeLimits, decode_audio, from_pcm16, from_wav, read_audio_file, to_pcm16, to_wav
 from wire.errors import ErrorKind, WireError
 
@@ -61,7 +61,10 @@ def test_decodes_common_containers(jfk: Path, container: str, codec: str, rate: 
     assert np.sqrt(np.mean(decoded[:n] ** 2)) == pytest.approx(np.sqrt(np.mean(reference[:n] ** 2)), rel=0.3)
 
 
-@pytest.mark.parametrize("payload", [b"", b"not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt ", bytes(range(256)) * 40])
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"not audio at all", b"RIFF\x00\x00\x00\x00WAVEfmt ", bytes(range(256)) * 40, unknown_codec_wav()],
+)
 def test_rejects_undecodable(payload: bytes) -> None:
     with pytest.raises(WireError) as err:
         load(payload)
