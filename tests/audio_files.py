@@ -12,10 +12,12 @@ import numpy as np
 SR = 16000
 
 
-def encode(audio: np.ndarray, container: str, codec: str, rate: int = SR) -> bytes:
-    """16 kHz float samples encoded with PyAV into ``container``/``codec`` at ``rate``."""
+def encode(
+    audio: np.ndarray, container: str, codec: str, rate: int = SR, options: dict[str, str] | None = None
+) -> bytes:
+    """16 kHz float samples encoded with PyAV into ``container``/``codec`` at ``rate`` (``options``: the muxer's)."""
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format=container) as out:
+    with av.open(buf, mode="w", format=container, options=options or {}) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
         frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
         frame.sample_rate = SR

@@ -10,7 +10,9 @@ Every byte here comes from a stranger, so the decoder
   "audio" from 7 KB is a bomb, not a recording);
 - decodes packet by packet into one preallocated float32 buffer: a damaged packet is
   skipped and reported in ``warnings``, and a result clearly shorter than the file
-  declared is refused (400), never returned as a silently truncated recording;
+  declared is refused (400), a little shorter is served with a warning, never returned as a
+  silently truncated recording (what the header declares: ``wire/header_claims.py``, since
+  FFmpeg fits a WAV's length to the bytes it finds);
 - refuses NaN/Inf samples (they would become full-scale noise).
 
 Samples go through signed 16-bit like faster-whisper's own ``decode_audio``, so the model
@@ -31,6 +33,7 @@ import av
 import numpy as np
 
 from wire.errors import ErrorKind, WireError
+from wire.header_claims import HEAD_BYTES, TAIL_BYTES, HeaderClaim, header_claim
 
 __all__ = [
     "ALLOWED_DEMUXERS",
@@ -85,6 +88,9 @@ class DecodeLimits:
     # more missing than this is a damaged or cut file.
     short_tolerance: float = 0.1
     short_slack_sec: float = 1.0
+    # Less missing than the above is served, with a warning once more than this is missing (encoder
+    # delay and padding stay under it), so a short result is never silent.
+    short_warning_sec: float = 0.1
 
     def seconds_for(self, size: int) -> float:
         """Most audio seconds an input of ``size`` bytes may decode to."""
@@ -156,10 +162,11 @@ def decode_audio(source: bytes | BinaryIO, limits: DecodeLimits, sample_rate: in
     stream_file, size = _size_of(source)
     if size <= 0:
         raise _invalid("empty audio")
+    claim = header_claim(*_ends(stream_file, size), size)
     options = {"format_whitelist": ",".join(ALLOWED_DEMUXERS), "protocol_whitelist": _NO_PROTOCOLS}
     try:
         with av.open(stream_file, mode="r", container_options=options, metadata_errors="ignore") as container:
-            return _decode(container, size, limits, sample_rate)
+            return _decode(container, size, limits, sample_rate, claim)
     except av.error.ArgumentError as exc:  # format_whitelist refused the probed demuxer
         raise _invalid("unsupported container: send an audio file (wav, flac, mp3, ogg, webm, m4a, ...)") from exc
     except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
@@ -168,7 +175,19 @@ def decode_audio(source: bytes | BinaryIO, limits: DecodeLimits, sample_rate: in
         raise _invalid("undecodable audio") from exc
 
 
-def _decode(container: av.container.InputContainer, size: int, limits: DecodeLimits, rate: int | None) -> DecodedAudio:
+def _ends(source: BinaryIO, size: int) -> tuple[bytes, bytes]:
+    """The first and last bytes of the upload, for header_claim; the position is left where it was."""
+    start = source.tell()
+    head = source.read(HEAD_BYTES)
+    source.seek(start + max(0, size - TAIL_BYTES))
+    tail = source.read(TAIL_BYTES)
+    source.seek(start)
+    return head, tail
+
+
+def _decode(
+    container: av.container.InputContainer, size: int, limits: DecodeLimits, rate: int | None, claim: HeaderClaim
+) -> DecodedAudio:
     if not any(name in ALLOWED_DEMUXERS for name in container.format.name.split(",")):
         raise _invalid("unsupported container")  # belt and braces: format_whitelist already refused it
     if not container.streams.audio:
@@ -182,7 +201,8 @@ def _decode(container: av.container.InputContainer, size: int, limits: DecodeLim
     channels = int(stream.codec_context.channels or 0)
     if not 1 <= channels <= limits.max_channels:
         raise _invalid(f"{channels} channels: at most {limits.max_channels} are accepted")
-    declared = _declared_seconds(container, stream)
+    # FFmpeg fits a WAV's or CAF's duration to the bytes there; the header's own claim is the longer
+    declared = max(_declared_seconds(container, stream), claim.seconds)
     budget = limits.seconds_for(size)
     if declared > limits.max_seconds + limits.short_slack_sec:
         raise _too_long(limits.max_seconds)
@@ -193,7 +213,7 @@ def _decode(container: av.container.InputContainer, size: int, limits: DecodeLim
     expected = declared * 1.05 + 1.0 if declared else min(budget, 60.0)
     samples = _Samples(math.ceil(expected * out_rate), math.ceil(budget * out_rate))
     resampler = av.AudioResampler(format="s16", layout="mono", rate=out_rate)
-    skipped, skipped_sec, cut = 0, 0.0, False
+    skipped, skipped_sec, cut = 0, 0.0, claim.cut
     try:
         for packet in container.demux(stream):
             try:
@@ -213,21 +233,29 @@ def _decode(container: av.container.InputContainer, size: int, limits: DecodeLim
         raise _invalid("file holds no audio samples")
     got = samples.size / out_rate
     # Raw MP3/AAC carry no length: FFmpeg guesses it from the first frames' bitrate, which is off for
-    # VBR files, so for them only a demuxer that broke off counts. Containers state their length.
-    trusted = cut or not _ESTIMATED_LENGTH.intersection(container.format.name.split(","))
-    if declared and trusted and got + skipped_sec < declared * (1 - limits.short_tolerance) - limits.short_slack_sec:
+    # VBR files, so for them only a demuxer that broke off, or an MP3's own frame count, counts.
+    # Containers state their length.
+    trusted = cut or claim.counted or not _ESTIMATED_LENGTH.intersection(container.format.name.split(","))
+    missing = declared - got - skipped_sec if declared and trusted else 0.0
+    if missing > declared * limits.short_tolerance + limits.short_slack_sec:
         raise _invalid(
             f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: the file is damaged or cut"
         )
     warnings: list[str] = []
     if skipped:
         warnings.append(f"skipped {skipped} damaged packet(s), about {skipped_sec:.2f} s of audio")
-    if cut:
+    if missing > limits.short_warning_sec:
+        warnings.append(
+            f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: its end is missing"
+        )
+    elif cut:
         warnings.append("the container ended early; the audio decoded up to that point is complete")
     return DecodedAudio(samples.result(), out_rate, tuple(warnings))
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+    if container.format.name == "caf" and stream.frames and stream.codec_context.name.startswith("pcm_"):
+        return stream.frames / stream.codec_context.sample_rate  # the header's frame count: not fitted to the bytes
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:

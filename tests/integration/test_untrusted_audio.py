@@ -57,6 +57,19 @@ def test_damaged_files_are_never_a_silently_truncated_200(
         assert raw["warnings"] or r.json()["text"] == reference
 
 
+def test_a_cut_wav_is_never_a_silently_shorter_transcript(gw: Gateway, jfk: Path) -> None:
+    """FFmpeg fits a WAV's length to its bytes: a download cut short was transcribed as a shorter, whole file."""
+    whole = encode(read_audio_file(jfk, SR).samples, "wav", "pcm_s16le")  # 11 s
+    r = _post(gw, "/audio/transcribe", whole[: len(whole) // 2], language="en")
+    assert r.status_code == 400 and "damaged or cut" in r.json()["detail"], r.text
+    r = _post(gw, "/audio/transcribe", whole[: len(whole) * 19 // 20], language="en")
+    assert r.status_code == 200, r.text
+    raw = r.json()["raw"]
+    assert raw["duration"] < 10.6 and any("11.0 s the file declares" in w for w in raw["warnings"]), raw
+    r = _post(gw, "/v1/audio/transcriptions", whole[: len(whole) * 19 // 20], model="whisper-1", language="en")
+    assert r.status_code == 200 and "11.0 s the file declares" in r.headers["X-AudioCore-Warnings"], r.headers
+
+
 def test_bombs_are_refused_fast_with_flat_gateway_memory(gw: Gateway) -> None:
     gateway = psutil.Process(gw.process.pid)
     before = gateway.memory_info().rss

@@ -95,6 +95,30 @@ def test_a_cut_file_is_refused_not_returned_short(jfk: Path) -> None:
     assert err.value.kind is ErrorKind.INVALID_AUDIO
 
 
+@pytest.mark.parametrize(
+    ("container", "codec"),
+    [
+        ("wav", "pcm_s16le"),  # FFmpeg fits a WAV's duration to its bytes: a cut WAV passed as a shorter one
+        ("w64", "pcm_s16le"),
+        ("caf", "pcm_s16le"),
+        ("mp3", "libmp3lame"),  # LAME's Info frame counts the frames: the length is no estimate
+        ("ogg", "libopus"),  # no length in the header; the missing end-of-stream page tells
+        ("webm", "libopus"),
+        ("aiff", "pcm_s16be"),
+        ("flac", "flac"),
+    ],
+)
+def test_a_cut_file_is_refused_or_served_with_a_warning_never_silently(jfk: Path, container: str, codec: str) -> None:
+    whole = encode(read_audio_file(jfk, SR).samples, container, codec)  # 11 s
+    assert decode_audio(whole, LIMITS, SR).warnings == ()
+    for kept in (0.9, 0.97):  # within the tolerance for encoder padding: served, and it says so
+        decoded = decode_audio(whole[: int(len(whole) * kept)], LIMITS, SR)
+        assert decoded.seconds < 10.9 and decoded.warnings, (kept, decoded.seconds)
+    if container != "ogg":  # an Ogg file states no length: a cut one is served with what it holds
+        with pytest.raises(WireError, match="damaged or cut"):
+            decode_audio(whole[: len(whole) // 2], LIMITS, SR)
+
+
 def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
     speech = read_audio_file(data_dir / "snakers4__silero-vad" / "en.wav", SR).samples
     clean = encode(speech, "mp3", "libmp3lame")

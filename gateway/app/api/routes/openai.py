@@ -117,8 +117,20 @@ async def create_transcription(
     return formatted(result, response_format, granularities)
 
 
+WARNINGS_HEADER = "X-AudioCore-Warnings"
+
+
 def formatted(result: Transcription, response_format: str, granularities: set[str]) -> Response:
-    """A transcription (or translation) in one of OpenAI's response formats."""
+    """A transcription (or translation) in one of OpenAI's response formats; what /audio/transcribe says in
+    ``warnings`` (damaged packets skipped, a file cut short) comes in the ``X-AudioCore-Warnings`` header,
+    a JSON list, since OpenAI's bodies have no place for it."""
+    response = _body(result, response_format, granularities)
+    if result.warnings:
+        response.headers[WARNINGS_HEADER] = json.dumps(list(result.warnings))  # ASCII, one line
+    return response
+
+
+def _body(result: Transcription, response_format: str, granularities: set[str]) -> Response:
     segments = result.segments
     if response_format == "text":
         return PlainTextResponse(result.text + "\n")

@@ -1,0 +1,61 @@
+"""What a file's header claims about its length, against files cut, whole, and written to a pipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.audio_files import encode
+from wire.audio import read_audio_file
+from wire.header_claims import HEAD_BYTES, TAIL_BYTES, HeaderClaim, header_claim
+
+SR = 16000
+
+
+def claim(data: bytes, size: int | None = None) -> HeaderClaim:
+    return header_claim(data[:HEAD_BYTES], data[-TAIL_BYTES:], len(data) if size is None else size)
+
+
+@pytest.fixture(scope="module")
+def speech(jfk: Path) -> np.ndarray:
+    return read_audio_file(jfk, SR).samples  # 11 s
+
+
+@pytest.mark.parametrize("container", ["wav", "w64"])
+def test_a_riff_data_chunk_past_the_end_is_a_cut_file(speech: np.ndarray, container: str) -> None:
+    whole = encode(speech, container, "pcm_s16le")
+    assert claim(whole) == HeaderClaim(seconds=pytest.approx(11.0), cut=False)
+    # FFmpeg would report 6.6 s for this: the header still says 11
+    assert claim(whole[: len(whole) * 6 // 10]) == HeaderClaim(seconds=pytest.approx(11.0), cut=True)
+
+
+def test_a_wav_written_to_a_pipe_claims_nothing(speech: np.ndarray) -> None:
+    data = bytearray(encode(speech, "wav", "pcm_s16le"))
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = b"\xff\xff\xff\xff"  # what a writer that cannot seek back leaves
+    assert claim(bytes(data)) == HeaderClaim()
+    data[at + 4 : at + 8] = b"\x00\x00\x00\x00"
+    assert claim(bytes(data)) == HeaderClaim()
+
+
+def test_an_ogg_file_is_whole_only_when_its_last_page_ends_the_stream(speech: np.ndarray) -> None:
+    whole = encode(speech, "ogg", "libopus")
+    assert claim(whole) == HeaderClaim()
+    assert claim(whole[:-100]).cut  # the last page is cut
+    pages = whole.rfind(b"OggS")
+    assert claim(whole[:pages]).cut  # whole pages, but none ends the stream
+    unflagged = bytearray(whole)
+    unflagged[pages + 5] &= ~0x04
+    assert claim(bytes(unflagged)).cut
+
+
+def test_an_mp3_counts_its_frames_only_with_a_xing_frame(speech: np.ndarray) -> None:
+    lame = encode(speech, "mp3", "libmp3lame")
+    assert claim(lame).counted
+    tagged = (
+        b"ID3\x04\x00\x00\x00\x00\x01\x00" + bytes(128) + lame
+    )  # one more ID3v2 tag, of 128 bytes (sync-safe 0x100)
+    assert claim(tagged).counted
+    assert not claim(encode(speech, "mp3", "libmp3lame", options={"write_xing": "0"})).counted

@@ -1,0 +1,105 @@
+"""What a file's own header says about its length, read from its bytes.
+
+FFmpeg fits a file's duration to the bytes that are there: a WAV cut in half reports half its
+length, and an Ogg file reports the time of its last page, so a truncated upload looks like a
+shorter, whole recording. The decoder (``wire/audio.py``) asks this module instead:
+- RIFF/WAVE and Wave64: the ``data`` chunk's size in bytes, over the ``fmt`` chunk's byte rate;
+  a data chunk that runs past the end of the upload is a cut file. A size of 0, or of 2 GiB and
+  more, is what a writer that could not seek back leaves (FFmpeg on a pipe writes 0xFFFFFFFF):
+  no claim.
+- MP3: FFmpeg takes the length from a Xing/Info (LAME) or VBRI frame count when the first frame
+  has one, and otherwise guesses it from the bitrate; only the first is a claim to hold it to.
+- Ogg: no length in the header, but a whole file ends with a complete page flagged end-of-stream;
+  a last page that is cut, or lacks the flag, means the recording broke off.
+Only bounded slices of the file are read (``HEAD_BYTES`` and ``TAIL_BYTES``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+__all__ = ["HEAD_BYTES", "TAIL_BYTES", "HeaderClaim", "header_claim"]
+
+HEAD_BYTES = 64 * 1024  # where the fmt and data chunks must start; more is not a header
+TAIL_BYTES = 64 * 1024  # holds a whole last page: an Ogg page is at most 65 307 bytes
+_STREAMING_SIZE = 1 << 31  # data sizes from here up are placeholders, not claims
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+_OGG_PAGE = b"OggS"
+_OGG_END_OF_STREAM = 0x04
+
+
+@dataclass(frozen=True)
+class HeaderClaim:
+    seconds: float = 0.0  # the length the header states; 0: it states none this module reads
+    cut: bool = False  # the upload ends before what the header says it holds
+    counted: bool = False  # an MP3 whose first frame counts its frames: FFmpeg's duration is exact
+
+
+def header_claim(head: bytes, tail: bytes, size: int) -> HeaderClaim:
+    """The claim of a file of ``size`` bytes whose first and last bytes are ``head`` and ``tail``."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return _chunks(head, size, start=12, id_len=4, size_len=4, size_counts_header=False, align=2)
+    if head[:16] == _W64_RIFF and head[24:40] == _W64_WAVE:
+        return _chunks(head, size, start=40, id_len=16, size_len=8, size_counts_header=True, align=8)
+    if _mp3_counts_frames(head):
+        return HeaderClaim(counted=True)
+    if head[:4] == _OGG_PAGE:
+        return HeaderClaim(cut=not _ogg_ends_whole(tail))
+    return HeaderClaim()
+
+
+def _chunks(
+    head: bytes, size: int, *, start: int, id_len: int, size_len: int, size_counts_header: bool, align: int
+) -> HeaderClaim:
+    """Walk RIFF-style chunks (4-byte ids and 32-bit sizes, or Wave64's GUIDs and 64-bit sizes)."""
+    byte_rate = 0
+    at = start
+    header = id_len + size_len
+    while at + header <= len(head):
+        tag = head[at : at + 4]
+        (length,) = struct.unpack_from("<I" if size_len == 4 else "<Q", head, at + id_len)
+        body = length - header if size_counts_header else length
+        if tag == b"fmt " and at + header + 12 <= len(head):
+            (byte_rate,) = struct.unpack_from("<I", head, at + header + 8)
+        elif tag == b"data":
+            if byte_rate <= 0 or not 0 < body < _STREAMING_SIZE:
+                return HeaderClaim()
+            return HeaderClaim(seconds=body / byte_rate, cut=at + header + body > size)
+        if body < 0:
+            return HeaderClaim()
+        at += header + body + (-(header + body) % align)
+    return HeaderClaim()
+
+
+def _ogg_ends_whole(tail: bytes) -> bool:
+    """Whether ``tail`` ends with a complete Ogg page flagged end-of-stream.
+
+    Candidates are tried from the last "OggS" back, since the pattern may also occur inside packet data."""
+    at = tail.rfind(_OGG_PAGE)
+    while at >= 0:
+        if at + 27 <= len(tail) and tail[at + 4] == 0:  # stream structure version 0
+            count = tail[at + 26]
+            table = tail[at + 27 : at + 27 + count]
+            if len(table) == count and at + 27 + count + sum(table) == len(tail):
+                return bool(tail[at + 5] & _OGG_END_OF_STREAM)
+        at = tail.rfind(_OGG_PAGE, 0, at)
+    return False
+
+
+def _mp3_counts_frames(head: bytes) -> bool:
+    """Whether the first MPEG audio frame (after an ID3v2 tag) is a Xing/Info or VBRI frame count."""
+    at = 0
+    while head[at : at + 3] == b"ID3" and at + 10 <= len(head):  # a 10-byte header, a size, maybe a footer
+        tag_size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[at + 6 : at + 10]))  # 7 bits a byte
+        at += 10 + tag_size + (10 if head[at + 5] & 0x10 else 0)
+    if at + 4 > len(head) or head[at] != 0xFF or head[at + 1] & 0xE0 != 0xE0 or (head[at + 1] >> 1) & 3 != 1:
+        return False  # no frame sync, or not Layer III
+    mpeg1 = (head[at + 1] >> 3) & 3 == 3
+    mono = head[at + 3] >> 6 == 3
+    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    tag = head[at + 4 + side_info : at + 4 + side_info + 8]
+    if len(tag) == 8 and tag[:4] in (b"Xing", b"Info"):
+        return bool(int.from_bytes(tag[4:], "big") & 1)  # flag 1: the frame count is there
+    return head[at + 36 : at + 40] == b"VBRI"
