@@ -11,7 +11,8 @@ shorter, whole recording. The decoder (``wire/audio.py``) asks this module inste
   has one, and otherwise guesses it from the bitrate; only the first is a claim to hold it to.
 - Ogg: no length in the header, but a whole file ends with a complete page flagged end-of-stream;
   a last page that is cut, or lacks the flag, means the recording broke off.
-Only bounded slices of the file are read (``HEAD_BYTES`` and ``TAIL_BYTES``).
+Only bounded slices of the file are read (``HEAD_BYTES`` and ``TAIL_BYTES``). (CAF's frame count,
+which FFmpeg does keep as the header states it, is read in ``wire/audio.py``.)
 """
 
 from __future__ import annotations
