@@ -4,6 +4,7 @@ abandoned requests, and a model worker killed under load."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import threading
@@ -66,8 +67,30 @@ def test_a_cut_wav_is_never_a_silently_shorter_transcript(gw: Gateway, jfk: Path
     assert r.status_code == 200, r.text
     raw = r.json()["raw"]
     assert raw["duration"] < 10.6 and any("11.0 s the file declares" in w for w in raw["warnings"]), raw
-    r = _post(gw, "/v1/audio/transcriptions", whole[: len(whole) * 19 // 20], model="whisper-1", language="en")
-    assert r.status_code == 200 and "11.0 s the file declares" in r.headers["X-AudioCore-Warnings"], r.headers
+    assert json.loads(r.headers["X-AudioCore-Warnings"]) == raw["warnings"]
+
+
+def test_every_route_that_takes_audio_says_when_the_end_was_missing(gw: Gateway, jfk: Path) -> None:
+    """Enhance, diarize, verify and OpenAI's formats have no place for warnings in their bodies: the header says it."""
+    whole = encode(read_audio_file(jfk, SR).samples, "wav", "pcm_s16le")
+    short = whole[: len(whole) * 19 // 20]
+    answers = {
+        "enhance": _post(gw, "/audio/enhance", short),
+        "diarize": _post(gw, "/audio/diarize", short),
+        "openai": _post(gw, "/v1/audio/transcriptions", short, model="whisper-1", language="en"),
+        "verify": httpx.post(
+            f"{gw.url}/speaker/verify",
+            files={"probe": ("p.wav", whole), "reference": ("r.wav", short)},
+            timeout=TIMEOUT,
+        ),
+    }
+    for route, r in answers.items():
+        assert r.status_code == 200, (route, r.text)
+        said = json.loads(r.headers["X-AudioCore-Warnings"])
+        assert len(said) == 1 and "11.0 s the file declares" in said[0], (route, said)
+    assert said[0].startswith("reference: ")  # verify: which of its two files
+    whole_answer = _post(gw, "/audio/enhance", whole)
+    assert whole_answer.status_code == 200 and "X-AudioCore-Warnings" not in whole_answer.headers
 
 
 def test_bombs_are_refused_fast_with_flat_gateway_memory(gw: Gateway) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from gateway.app.api.deps import (
     AudioSourceDep,
@@ -27,6 +27,7 @@ from gateway.app.api.schemas import (
     TranscriptionRaw,
 )
 from gateway.app.api.transcribe_params import EnhanceMethod, TranscribeParamsDep
+from gateway.app.api.warnings_header import report_warnings
 from gateway.app.services.diarization import with_speakers
 from gateway.app.services.enhancement import EnhanceOptions
 from gateway.app.services.fanout import run_pair
@@ -47,6 +48,7 @@ ERRORS = {
 @router.post("/transcribe", response_model=TranscribeResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def transcribe(
     request: Request,
+    response: Response,
     audio: AudioSourceDep,
     decoder: DecoderDep,
     transcriber: TranscriberDep,
@@ -60,18 +62,21 @@ async def transcribe(
     work = transcriber.transcribe(decoded, params.options, params.enhance)
     if params.diarize is None:
         result = await until_disconnected(request, work)
+        report_warnings(response, result.warnings)
         return TranscribeResponse(text=result.text, raw=TranscriptionRaw.of(result))
     # the two models run side by side: diarization adds its own time only where it is the longer
     both = run_pair(work, diarizer.diarize(tenant, decoded.samples, params.diarize))
     result, who = await until_disconnected(request, both)
     raw = TranscriptionRaw.of(with_speakers(result, who))
     raw.speakers = DiarizedSpeaker.all_of(who)
+    report_warnings(response, result.warnings)
     return TranscribeResponse(text=result.text, raw=raw)
 
 
 @router.post("/enhance", response_model=EnhanceResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def enhance(
     request: Request,
+    response: Response,
     audio: AudioSourceDep,
     decoder: DecoderDep,
     enhancer: EnhancerDep,
@@ -84,6 +89,7 @@ async def enhance(
 ) -> EnhanceResponse:
     """Denoise audio; the result (mono PCM16 WAV at the input's rate) is stored as <name>_enhanced.wav."""
     decoded = await decoder.decode_native(audio.source, settings.ENHANCE_MAX_SEC)
+    report_warnings(response, decoded.warnings)
     AUDIO_SECONDS.labels("/audio/enhance").inc(decoded.seconds)
     work = enhancer.enhance_wav(decoded.samples, decoded.sample_rate, EnhanceOptions(method, atten_lim_db))
     wav = await until_disconnected(request, work)

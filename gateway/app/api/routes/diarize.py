@@ -11,6 +11,7 @@ from gateway.app.api.deps import AudioSourceDep, DecoderDep, DiarizeOptionsDep, 
 from gateway.app.api.disconnect import until_disconnected
 from gateway.app.api.routes.audio import ERRORS
 from gateway.app.api.schemas import DiarizeResponse
+from gateway.app.api.warnings_header import report_warnings
 from gateway.app.services.metrics import AUDIO_SECONDS
 from gateway.core.diarization import to_rttm
 
@@ -36,8 +37,11 @@ async def diarize(
     AUDIO_SECONDS.labels("/audio/diarize").inc(decoded.seconds)
     result = await until_disconnected(request, diarizer.diarize(tenant, decoded.samples, options))
     if format == "rttm":
-        return PlainTextResponse(to_rttm(result.turns, result.names, file_id=_file_id(audio.name)))
-    return Response(DiarizeResponse.of(result).model_dump_json(), media_type="application/json")
+        response: Response = PlainTextResponse(to_rttm(result.turns, result.names, file_id=_file_id(audio.name)))
+    else:
+        response = Response(DiarizeResponse.of(result).model_dump_json(), media_type="application/json")
+    report_warnings(response, decoded.warnings)
+    return response
 
 
 def _file_id(name: str) -> str:

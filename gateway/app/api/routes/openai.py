@@ -23,6 +23,7 @@ from gateway.app.api.schemas import (
     OpenAITranscription,
     OpenAIVerboseTranscription,
 )
+from gateway.app.api.warnings_header import report_warnings
 from gateway.app.services.diarization import DiarizeOptions, letters, speaker_turns, with_speakers
 from gateway.app.services.fanout import run_pair
 from gateway.core.transcript import to_srt, to_vtt
@@ -108,16 +109,17 @@ async def create_transcription(
                 for i, (a, b, speaker, text) in enumerate(turns)
             ],
         )
-        return JSONResponse(body.model_dump())
-    if stream:
-        return StreamingResponse(
+        response: Response = JSONResponse(body.model_dump())
+        report_warnings(response, result.warnings)
+        return response
+    if stream:  # what the decoder had to work around is known before the first event
+        response = StreamingResponse(
             text_events(transcriber.pieces(audio, options, first_alone=True)), media_type="text/event-stream"
         )
+        report_warnings(response, audio.warnings)
+        return response
     result = await until_disconnected(request, transcriber.transcribe(audio, options))
     return formatted(result, response_format, granularities)
-
-
-WARNINGS_HEADER = "X-AudioCore-Warnings"
 
 
 def formatted(result: Transcription, response_format: str, granularities: set[str]) -> Response:
@@ -125,8 +127,7 @@ def formatted(result: Transcription, response_format: str, granularities: set[st
     ``warnings`` (damaged packets skipped, a file cut short) comes in the ``X-AudioCore-Warnings`` header,
     a JSON list, since OpenAI's bodies have no place for it."""
     response = _body(result, response_format, granularities)
-    if result.warnings:
-        response.headers[WARNINGS_HEADER] = json.dumps(list(result.warnings))  # ASCII, one line
+    report_warnings(response, result.warnings)
     return response
 
 

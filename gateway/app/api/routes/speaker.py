@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from gateway.app.api.deps import DecoderDep, MicrophoneDep, SettingsDep, SpeakersDep, TenantDep, upload_source
 from gateway.app.api.routes.audio import ERRORS
@@ -20,6 +20,7 @@ from gateway.app.api.schemas import (
     StatusResponse,
     VerifyResponse,
 )
+from gateway.app.api.warnings_header import report_warnings
 from gateway.core.errors import FeatureDisabled, InvalidRequest
 from gateway.core.speakers import check_speaker_id
 
@@ -36,6 +37,7 @@ def _speaker(form: str | None, query: str | None) -> str:
 
 @router.post("/verify", response_model=VerifyResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def verify(
+    response: Response,
     tenant: TenantDep,
     decoder: DecoderDep,
     speakers: SpeakersDep,
@@ -45,13 +47,18 @@ async def verify(
     speaker_query: SpeakerQuery = None,
 ) -> VerifyResponse:
     """Is the probe the same speaker as the reference file, or as the enrolled speaker_id?"""
-    probe_audio = (await decoder.decode(upload_source(probe))).samples
+    probe_audio = await decoder.decode(upload_source(probe))
     if reference is not None:
-        reference_audio = (await decoder.decode(upload_source(reference))).samples
-        result = await speakers.verify_pair(probe_audio, reference_audio)
+        reference_audio = await decoder.decode(upload_source(reference))
+        report_warnings(
+            response,
+            [f"probe: {w}" for w in probe_audio.warnings] + [f"reference: {w}" for w in reference_audio.warnings],
+        )
+        result = await speakers.verify_pair(probe_audio.samples, reference_audio.samples)
         return VerifyResponse(score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=None)
+    report_warnings(response, probe_audio.warnings)
     speaker_id = _speaker(speaker_form, speaker_query)
-    result = await speakers.verify_enrolled(tenant, probe_audio, speaker_id)
+    result = await speakers.verify_enrolled(tenant, probe_audio.samples, speaker_id)
     return VerifyResponse(
         score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=speaker_id
     )
@@ -59,6 +66,7 @@ async def verify(
 
 @router.post("/identify", response_model=IdentifyResponse, responses=ERRORS)  # type: ignore[arg-type]
 async def identify(
+    response: Response,
     tenant: TenantDep,
     decoder: DecoderDep,
     speakers: SpeakersDep,
@@ -70,8 +78,9 @@ async def identify(
 ) -> IdentifyResponse:
     """Who of the enrolled speakers is this (1:N, open set: null when nobody scores at the threshold)?"""
     wanted = [check_speaker_id(c.strip()) for c in candidates.split(",") if c.strip()] if candidates else None
-    audio = (await decoder.decode(upload_source(probe))).samples
-    ranked = await speakers.identify(tenant, audio, wanted)
+    audio = await decoder.decode(upload_source(probe))
+    report_warnings(response, audio.warnings)
+    ranked = await speakers.identify(tenant, audio.samples, wanted)
     threshold = settings.SPEAKER_THRESHOLD
     best = ranked[0] if ranked else None
     return IdentifyResponse(
@@ -93,6 +102,7 @@ ENROLL_ERRORS = {
 
 @router.post("/enroll", response_model=EnrollResponse, responses=ENROLL_ERRORS)  # type: ignore[arg-type]
 async def enroll(
+    response: Response,
     tenant: TenantDep,
     decoder: DecoderDep,
     speakers: SpeakersDep,
@@ -105,8 +115,9 @@ async def enroll(
 ) -> EnrollResponse:
     """Add a voice sample to a speaker (created on first enroll); a sample of another voice is refused (409)."""
     speaker_id = _speaker(speaker_form, speaker_query)
-    audio = (await decoder.decode(upload_source(file))).samples
-    done = await speakers.enroll(tenant, speaker_id, audio, "upload", replace=replace)
+    audio = await decoder.decode(upload_source(file))
+    report_warnings(response, audio.warnings)
+    done = await speakers.enroll(tenant, speaker_id, audio.samples, "upload", replace=replace)
     return EnrollResponse(speaker_id=speaker_id, samples=done.samples)
 
 
