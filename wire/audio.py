@@ -203,6 +203,8 @@ def _decode(
         raise _invalid(f"{channels} channels: at most {limits.max_channels} are accepted")
     # FFmpeg fits a WAV's or CAF's duration to the bytes there; the header's own claim is the longer
     declared = max(_declared_seconds(container, stream), claim.seconds)
+    if claim.cut and _too_short(claim.present, claim.seconds, limits):  # known from the bytes: no decode needed
+        raise _cut(claim.present, claim.seconds)
     budget = limits.seconds_for(size)
     if declared > limits.max_seconds + limits.short_slack_sec:
         raise _too_long(limits.max_seconds)
@@ -237,10 +239,8 @@ def _decode(
     # Containers state their length.
     trusted = cut or claim.counted or not _ESTIMATED_LENGTH.intersection(container.format.name.split(","))
     missing = declared - got - skipped_sec if declared and trusted else 0.0
-    if missing > declared * limits.short_tolerance + limits.short_slack_sec:
-        raise _invalid(
-            f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: the file is damaged or cut"
-        )
+    if _too_short(declared - missing, declared, limits):
+        raise _cut(got, declared)
     warnings: list[str] = []
     if skipped:
         warnings.append(f"skipped {skipped} damaged packet(s), about {skipped_sec:.2f} s of audio")
@@ -251,6 +251,15 @@ def _decode(
     elif cut:
         warnings.append("the container ended early; the audio decoded up to that point is complete")
     return DecodedAudio(samples.result(), out_rate, tuple(warnings))
+
+
+def _too_short(got: float, declared: float, limits: DecodeLimits) -> bool:
+    """More is missing than encoder padding or a VBR estimate explains."""
+    return declared - got > declared * limits.short_tolerance + limits.short_slack_sec
+
+
+def _cut(got: float, declared: float) -> WireError:
+    return _invalid(f"the file declares {declared:.1f} s of audio and holds only {got:.1f} s: it is damaged or cut")
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:

@@ -4,9 +4,9 @@ FFmpeg fits a file's duration to the bytes that are there: a WAV cut in half rep
 length, and an Ogg file reports the time of its last page, so a truncated upload looks like a
 shorter, whole recording. The decoder (``wire/audio.py``) asks this module instead:
 - RIFF/WAVE and Wave64: the ``data`` chunk's size in bytes, over the ``fmt`` chunk's byte rate;
-  a data chunk that runs past the end of the upload is a cut file. A size of 0, or of 2 GiB and
-  more, is what a writer that could not seek back leaves (FFmpeg on a pipe writes 0xFFFFFFFF):
-  no claim.
+  a data chunk that runs past the end of the upload is a cut file. A size of 0, or of nearly 2 GiB
+  and more, is what a writer that could not seek back leaves (FFmpeg on a pipe writes 0xFFFFFFFF,
+  SoX 0x7FFFF000): no claim.
 - MP3: FFmpeg takes the length from a Xing/Info (LAME) or VBRI frame count when the first frame
   has one, and otherwise guesses it from the bitrate; only the first is a claim to hold it to.
 - Ogg: no length in the header, but a whole file ends with a complete page flagged end-of-stream;
@@ -24,7 +24,7 @@ __all__ = ["HEAD_BYTES", "TAIL_BYTES", "HeaderClaim", "header_claim"]
 
 HEAD_BYTES = 64 * 1024  # where the fmt and data chunks must start; more is not a header
 TAIL_BYTES = 64 * 1024  # holds a whole last page: an Ogg page is at most 65 307 bytes
-_STREAMING_SIZE = 1 << 31  # data sizes from here up are placeholders, not claims
+_PLACEHOLDER_SIZE = 0x7F000000  # data sizes from here (2 GiB - 16 MiB) up are placeholders, not claims
 _W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
 _W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 _OGG_PAGE = b"OggS"
@@ -35,6 +35,7 @@ _OGG_END_OF_STREAM = 0x04
 class HeaderClaim:
     seconds: float = 0.0  # the length the header states; 0: it states none this module reads
     cut: bool = False  # the upload ends before what the header says it holds
+    present: float = 0.0  # of ``seconds``, what the upload's bytes hold (a WAV's data that is there)
     counted: bool = False  # an MP3 whose first frame counts its frames: FFmpeg's duration is exact
 
 
@@ -65,9 +66,10 @@ def _chunks(
         if tag == b"fmt " and at + header + 12 <= len(head):
             (byte_rate,) = struct.unpack_from("<I", head, at + header + 8)
         elif tag == b"data":
-            if byte_rate <= 0 or not 0 < body < _STREAMING_SIZE:
+            if byte_rate <= 0 or not 0 < body < _PLACEHOLDER_SIZE:
                 return HeaderClaim()
-            return HeaderClaim(seconds=body / byte_rate, cut=at + header + body > size)
+            there = max(0, min(body, size - at - header))
+            return HeaderClaim(seconds=body / byte_rate, cut=there < body, present=there / byte_rate)
         if body < 0:
             return HeaderClaim()
         at += header + body + (-(header + body) % align)

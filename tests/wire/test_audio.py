@@ -119,6 +119,16 @@ def test_a_cut_file_is_refused_or_served_with_a_warning_never_silently(jfk: Path
             decode_audio(whole[: len(whole) // 2], LIMITS, SR)
 
 
+def test_a_cut_wav_claiming_hours_is_a_400_before_any_decoding(jfk: Path) -> None:
+    """The first 11 s of a 2-hour WAV: a damaged file (400), not audio over the limit (413)."""
+    data = bytearray(encode(read_audio_file(jfk, SR).samples, "wav", "pcm_s16le"))
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = (2 * 3600 * SR * 2).to_bytes(4, "little")
+    with pytest.raises(WireError, match=r"declares 7200\.0 s of audio and holds only 11\.0 s") as err:
+        decode_audio(bytes(data), DecodeLimits(max_seconds=600), SR)
+    assert err.value.kind is ErrorKind.INVALID_AUDIO
+
+
 def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
     speech = read_audio_file(data_dir / "snakers4__silero-vad" / "en.wav", SR).samples
     clean = encode(speech, "mp3", "libmp3lame")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.audio_files import encode
-from wire.audio import read_audio_file
+from wire.audio import DecodeLimits, decode_audio, read_audio_file
 from wire.header_claims import HEAD_BYTES, TAIL_BYTES, HeaderClaim, header_claim
 
 SR = 16000
@@ -26,18 +26,20 @@ def speech(jfk: Path) -> np.ndarray:
 @pytest.mark.parametrize("container", ["wav", "w64"])
 def test_a_riff_data_chunk_past_the_end_is_a_cut_file(speech: np.ndarray, container: str) -> None:
     whole = encode(speech, container, "pcm_s16le")
-    assert claim(whole) == HeaderClaim(seconds=pytest.approx(11.0), cut=False)
+    assert claim(whole) == HeaderClaim(seconds=pytest.approx(11.0), cut=False, present=pytest.approx(11.0))
     # FFmpeg would report 6.6 s for this: the header still says 11
-    assert claim(whole[: len(whole) * 6 // 10]) == HeaderClaim(seconds=pytest.approx(11.0), cut=True)
+    cut = claim(whole[: len(whole) * 6 // 10])
+    assert cut == HeaderClaim(seconds=pytest.approx(11.0), cut=True, present=pytest.approx(6.6, abs=0.01))
 
 
-def test_a_wav_written_to_a_pipe_claims_nothing(speech: np.ndarray) -> None:
+@pytest.mark.parametrize("placeholder", [0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF, 0])  # FFmpeg's, SoX's, others'
+def test_a_wav_written_to_a_pipe_claims_nothing(speech: np.ndarray, placeholder: int) -> None:
     data = bytearray(encode(speech, "wav", "pcm_s16le"))
     at = data.index(b"data")
-    data[at + 4 : at + 8] = b"\xff\xff\xff\xff"  # what a writer that cannot seek back leaves
+    data[at + 4 : at + 8] = placeholder.to_bytes(4, "little")  # what a writer that cannot seek back leaves
     assert claim(bytes(data)) == HeaderClaim()
-    data[at + 4 : at + 8] = b"\x00\x00\x00\x00"
-    assert claim(bytes(data)) == HeaderClaim()
+    decoded = decode_audio(bytes(data), DecodeLimits(max_seconds=600), SR)  # served whole, as FFmpeg reads it
+    assert decoded.seconds == pytest.approx(11.0) and decoded.warnings == ()
 
 
 def test_an_ogg_file_is_whole_only_when_its_last_page_ends_the_stream(speech: np.ndarray) -> None:
