@@ -102,7 +102,9 @@ def _mp3_counts_frames(head: bytes) -> bool:
     mpeg1 = (head[at + 1] >> 3) & 3 == 3
     mono = head[at + 3] >> 6 == 3
     side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    tag = head[at + 4 + side_info : at + 4 + side_info + 8]
-    if len(tag) == 8 and tag[:4] in (b"Xing", b"Info"):
-        return bool(int.from_bytes(tag[4:], "big") & 1)  # flag 1: the frame count is there
-    return head[at + 36 : at + 40] == b"VBRI"
+    # A count of 0 is LAME's placeholder on a pipe: FFmpeg then guesses from the bitrate after all.
+    tag = head[at + 4 + side_info : at + 4 + side_info + 12]
+    if len(tag) == 12 and tag[:4] in (b"Xing", b"Info"):
+        return bool(int.from_bytes(tag[4:8], "big") & 1) and int.from_bytes(tag[8:], "big") > 0  # flag 1: count
+    vbri = head[at + 36 : at + 54]
+    return len(vbri) == 18 and vbri[:4] == b"VBRI" and int.from_bytes(vbri[14:], "big") > 0

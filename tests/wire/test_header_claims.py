@@ -61,3 +61,7 @@ def test_an_mp3_counts_its_frames_only_with_a_xing_frame(speech: np.ndarray) -> 
     )  # one more ID3v2 tag, of 128 bytes (sync-safe 0x100)
     assert claim(tagged).counted
     assert not claim(encode(speech, "mp3", "libmp3lame", options={"write_xing": "0"})).counted
+    zero = bytearray(lame)
+    count = zero.index(b"Info") + 8
+    zero[count : count + 4] = bytes(4)  # a frame count of 0: LAME on a pipe; FFmpeg guesses the length
+    assert not claim(bytes(zero)).counted
