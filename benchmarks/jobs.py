@@ -33,7 +33,8 @@ from gateway.core.pieces import split_at_quiet
 from scripts.machine import describe
 from scripts.paths import ROOT
 from scripts.stack import gateway, torchserve
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 __all__ = ["bench_jobs", "long_recording"]
 

@@ -40,7 +40,7 @@ import websockets
 
 from eval.textnorm import normalize, wer
 from scripts.paths import ROOT, WHISPER_WEIGHTS
-from wire.audio import to_pcm16
+from wire.pcm import to_pcm16
 
 __all__ = ["Excerpt", "RefWord", "StreamRun", "bench_streams", "excerpts", "whisper_live_server", "word_latencies"]
 

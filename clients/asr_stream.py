@@ -20,7 +20,8 @@ from typing import Any
 
 import websockets
 
-from wire.audio import read_audio_file, to_pcm16
+from wire.audio import read_audio_file
+from wire.pcm import to_pcm16
 
 __all__ = ["StreamResult", "file_chunks", "stream_pcm"]
 

@@ -17,7 +17,8 @@ import httpx
 import numpy as np
 
 from eval.conversations import LIBRI, build_conversations, enrollment_clip
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 __all__ = ["eval_diarization"]
 

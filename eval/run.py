@@ -158,7 +158,8 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
     from pesq import pesq
     from pystoi import stoi
 
-    from wire.audio import from_wav, read_audio_file
+    from wire.audio import read_audio_file
+    from wire.pcm import from_wav
 
     def scores(clean: np.ndarray, audio: np.ndarray, rate: int) -> tuple[float, float, float]:
         n = min(len(clean), len(audio))
@@ -193,7 +194,7 @@ def eval_enhance(client: httpx.Client, data_dir: Path) -> dict[str, dict[str, fl
 
 def eval_hallucination(client: httpx.Client, url: str) -> dict[str, dict[str, int]]:
     from clients.asr_stream import stream_pcm
-    from wire.audio import to_pcm16, to_wav
+    from wire.pcm import to_pcm16, to_wav
 
     rng = np.random.default_rng(0)
     signals = {

@@ -22,7 +22,7 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import Settings
 from scripts.paths import DATA_DIR
 from scripts.stack import TorchServe, torchserve
-from wire.audio import to_pcm16
+from wire.pcm import to_pcm16
 
 PIECE = 16000 * 30
 

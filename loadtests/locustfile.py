@@ -20,7 +20,8 @@ from pathlib import Path
 from locust import HttpUser, User, between, events, task
 
 from scripts.paths import DATA_DIR
-from wire.audio import read_audio_file, to_pcm16
+from wire.audio import read_audio_file
+from wire.pcm import to_pcm16
 
 API_KEY = os.environ.get("AUDIO_CORE_API_KEY", "")
 HEADERS = {"X-API-Key": API_KEY} if API_KEY else {}

@@ -16,7 +16,8 @@ Every byte here comes from a stranger, so the decoder
 - refuses NaN/Inf samples (they would become full-scale noise).
 
 Samples go through signed 16-bit like faster-whisper's own ``decode_audio``, so the model
-sees the very samples an in-process run would, and PCM16 on the wire loses nothing.
+sees the very samples an in-process run would, and PCM16 on the wire loses nothing
+(the conversions: ``wire/pcm.py``).
 These functions block: call them off the event loop.
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import wave
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -34,18 +34,14 @@ import numpy as np
 
 from wire.errors import ErrorKind, WireError
 from wire.header_claims import HEAD_BYTES, TAIL_BYTES, HeaderClaim, header_claim
+from wire.pcm import PCM16_SCALE
 
 __all__ = [
     "ALLOWED_DEMUXERS",
     "DecodeLimits",
     "DecodedAudio",
     "decode_audio",
-    "from_pcm16",
-    "from_wav",
-    "is_silent",
     "read_audio_file",
-    "to_pcm16",
-    "to_wav",
 ]
 
 # FFmpeg demuxer names (a demuxer is allowed when any of its comma-separated names is here).
@@ -69,7 +65,6 @@ ALLOWED_DEMUXERS = (
 _NO_PROTOCOLS = "none"
 _FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})
 _ESTIMATED_LENGTH = frozenset({"mp3", "aac"})  # demuxers whose duration is a bitrate estimate
-PCM16_SCALE = 32768.0  # one convention both ways: int16 / 32768 -> [-1, 1)
 
 
 @dataclass(frozen=True)
@@ -188,52 +183,18 @@ def _ends(source: BinaryIO, size: int) -> tuple[bytes, bytes]:
 def _decode(
     container: av.container.InputContainer, size: int, limits: DecodeLimits, rate: int | None, claim: HeaderClaim
 ) -> DecodedAudio:
-    if not any(name in ALLOWED_DEMUXERS for name in container.format.name.split(",")):
-        raise _invalid("unsupported container")  # belt and braces: format_whitelist already refused it
-    if not container.streams.audio:
-        raise _invalid("no audio stream in file")
-    stream = container.streams.audio[0]
-    if stream.codec_context is None:  # the header names a codec this FFmpeg has no decoder for
-        raise _invalid("unsupported audio codec: send wav, flac, mp3, ogg, webm, m4a, ...")
-    in_rate = int(stream.codec_context.sample_rate or 0)
-    if not limits.min_rate <= in_rate <= limits.max_rate:
-        raise _invalid(f"sample rate {in_rate} Hz is outside {limits.min_rate}..{limits.max_rate} Hz")
-    channels = int(stream.codec_context.channels or 0)
-    if not 1 <= channels <= limits.max_channels:
-        raise _invalid(f"{channels} channels: at most {limits.max_channels} are accepted")
+    stream = _audio_stream(container, limits)
     # FFmpeg fits a WAV's or CAF's duration to the bytes there; the header's own claim is the longer
     declared = max(_declared_seconds(container, stream), claim.seconds)
-    if claim.cut and _too_short(claim.present, claim.seconds, limits):  # known from the bytes: no decode needed
-        raise _cut(claim.present, claim.seconds)
-    budget = limits.seconds_for(size)
-    if declared > limits.max_seconds + limits.short_slack_sec:
-        raise _too_long(limits.max_seconds)
-    if declared > budget + limits.short_slack_sec:
-        raise _invalid(f"the file declares {declared:.0f} s of audio in {size} bytes: refused as a decompression bomb")
-
-    out_rate = rate or in_rate
+    budget = _budget(declared, claim, size, limits)
+    out_rate = rate or stream.codec_context.sample_rate
     expected = declared * 1.05 + 1.0 if declared else min(budget, 60.0)
     samples = _Samples(math.ceil(expected * out_rate), math.ceil(budget * out_rate))
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=out_rate)
-    skipped, skipped_sec, cut = 0, 0.0, claim.cut
-    try:
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                skipped += 1  # one damaged packet: skip it, as ffmpeg does, and say so
-                if packet.duration and packet.time_base:
-                    skipped_sec += float(packet.duration * packet.time_base)
-                continue
-            for frame in frames:
-                _check_finite(frame)
-                _add(samples, resampler.resample(frame), limits, budget)
-        _add(samples, resampler.resample(None), limits, budget)
-    except (av.error.InvalidDataError, av.error.EOFError):
-        cut = True  # the container itself broke off; judged by length below
+    skipped, skipped_sec, broke_off = _read(container, stream, samples, out_rate, limits, budget)
     if samples.size == 0:
         raise _invalid("file holds no audio samples")
     got = samples.size / out_rate
+    cut = claim.cut or broke_off
     # Raw MP3/AAC carry no length: FFmpeg guesses it from the first frames' bitrate, which is off for
     # VBR files, so for them only a demuxer that broke off, or an MP3's own frame count, counts.
     # Containers state their length.
@@ -251,6 +212,66 @@ def _decode(
     elif cut:
         warnings.append("the container ended early; the audio decoded up to that point is complete")
     return DecodedAudio(samples.result(), out_rate, tuple(warnings))
+
+
+def _audio_stream(container: av.container.InputContainer, limits: DecodeLimits) -> av.AudioStream:
+    """The first audio stream, once its codec, rate and channels pass."""
+    if not any(name in ALLOWED_DEMUXERS for name in container.format.name.split(",")):
+        raise _invalid("unsupported container")  # belt and braces: format_whitelist already refused it
+    if not container.streams.audio:
+        raise _invalid("no audio stream in file")
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:  # the header names a codec this FFmpeg has no decoder for
+        raise _invalid("unsupported audio codec: send wav, flac, mp3, ogg, webm, m4a, ...")
+    in_rate = int(stream.codec_context.sample_rate or 0)
+    if not limits.min_rate <= in_rate <= limits.max_rate:
+        raise _invalid(f"sample rate {in_rate} Hz is outside {limits.min_rate}..{limits.max_rate} Hz")
+    channels = int(stream.codec_context.channels or 0)
+    if not 1 <= channels <= limits.max_channels:
+        raise _invalid(f"{channels} channels: at most {limits.max_channels} are accepted")
+    return stream
+
+
+def _budget(declared: float, claim: HeaderClaim, size: int, limits: DecodeLimits) -> float:
+    """The most seconds this upload may decode to, once what it declares has passed the limits."""
+    if claim.cut and _too_short(claim.present, claim.seconds, limits):  # known from the bytes: no decode needed
+        raise _cut(claim.present, claim.seconds)
+    budget = limits.seconds_for(size)
+    if declared > limits.max_seconds + limits.short_slack_sec:
+        raise _too_long(limits.max_seconds)
+    if declared > budget + limits.short_slack_sec:
+        raise _invalid(f"the file declares {declared:.0f} s of audio in {size} bytes: refused as a decompression bomb")
+    return budget
+
+
+def _read(
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    samples: _Samples,
+    rate: int,
+    limits: DecodeLimits,
+    budget: float,
+) -> tuple[int, float, bool]:
+    """Decode ``stream`` into ``samples`` packet by packet: (damaged packets skipped, their seconds, whether
+    the container broke off)."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    skipped, skipped_sec = 0, 0.0
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                skipped += 1  # one damaged packet: skip it, as ffmpeg does, and say so
+                if packet.duration and packet.time_base:
+                    skipped_sec += float(packet.duration * packet.time_base)
+                continue
+            for frame in frames:
+                _check_finite(frame)
+                _add(samples, resampler.resample(frame), limits, budget)
+        _add(samples, resampler.resample(None), limits, budget)
+    except (av.error.InvalidDataError, av.error.EOFError):
+        return skipped, skipped_sec, True  # judged by length in _decode
+    return skipped, skipped_sec, False
 
 
 def _too_short(got: float, declared: float, limits: DecodeLimits) -> bool:
@@ -297,51 +318,3 @@ def read_audio_file(path: str | os.PathLike[str], sample_rate: int | None = None
 
 
 _LOCAL_FILE_LIMITS = DecodeLimits(max_seconds=4 * 3600.0, min_bytes_per_sec=1.0)
-
-
-def is_silent(audio: np.ndarray, rms_floor: float) -> bool:
-    """True when the signal's RMS is below ``rms_floor``: no speech to find, nothing to send a model."""
-    return len(audio) == 0 or float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < rms_floor
-
-
-def to_pcm16(audio: np.ndarray) -> bytes:
-    """Float samples in [-1, 1] to little-endian PCM16 (exact for audio from decode_audio)."""
-    return np.clip(np.round(audio * PCM16_SCALE), -32768, 32767).astype("<i2").tobytes()
-
-
-def from_pcm16(data: bytes) -> np.ndarray:
-    """Little-endian PCM16 to float32; invalid_audio on an odd byte count."""
-    if len(data) % 2:
-        raise _invalid("PCM16 data must have an even number of bytes")
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_SCALE
-
-
-def as_float32(samples: np.ndarray) -> np.ndarray:
-    """Float samples as they are; PCM16 samples (e.g. a memory-mapped file) scaled to float32."""
-    if samples.dtype == np.float32:
-        return samples
-    if samples.dtype == np.int16:
-        return samples.astype(np.float32) / PCM16_SCALE
-    raise TypeError(f"unexpected sample type {samples.dtype}")
-
-
-def from_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """Mono PCM16 WAV bytes (as ``to_wav`` writes them) to float32 samples and their rate."""
-    try:
-        with wave.open(io.BytesIO(data), "rb") as wav:
-            if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-                raise _invalid("expected mono PCM16 WAV")
-            return from_pcm16(wav.readframes(wav.getnframes())), wav.getframerate()
-    except (wave.Error, EOFError) as exc:
-        raise _invalid("unreadable WAV") from exc
-
-
-def to_wav(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Mono PCM16 WAV bytes of float samples."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(to_pcm16(audio))
-    return buf.getvalue()

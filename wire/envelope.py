@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from wire.audio import PCM16_SCALE, DecodeLimits, decode_audio
+from wire.audio import DecodeLimits, decode_audio
 from wire.errors import ErrorKind, WireError
+from wire.pcm import PCM16_SCALE
 
 __all__ = [
     "AUDIO_PART",

@@ -7,8 +7,8 @@ from typing import Any
 
 from handlers.common.base import AudioModelHandler
 from handlers.enhancer.denoise import Denoiser, EnhancerConfig
-from wire.audio import to_wav
 from wire.envelope import ModelRequest
+from wire.pcm import to_wav
 
 log = logging.getLogger(__name__)
 

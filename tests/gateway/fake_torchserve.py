@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
-from wire.audio import DecodeLimits, to_wav
+from wire.audio import DecodeLimits
 from wire.envelope import read_request
+from wire.pcm import to_wav
 from wire.transcript import Segment, Transcription
 
 

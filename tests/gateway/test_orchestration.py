@@ -16,7 +16,7 @@ from gateway.core.config import Settings
 from gateway.core.pieces import split_at_quiet
 from tests.gateway.app_client import TEST_HOSTS
 from tests.gateway.fake_torchserve import FakeTorchServe
-from wire.audio import to_pcm16, to_wav
+from wire.pcm import to_pcm16, to_wav
 
 SR = 16000
 

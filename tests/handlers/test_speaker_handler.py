@@ -9,7 +9,8 @@ import pytest
 
 from handlers.speaker_embedding.handler import SpeakerEmbeddingHandler
 from tests.handlers.context import Context, load_handler
-from wire.audio import read_audio_file, to_pcm16
+from wire.audio import read_audio_file
+from wire.pcm import to_pcm16
 
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from eval.textnorm import wer
 from scripts.stack import Gateway
 from tests.conftest import manifest
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

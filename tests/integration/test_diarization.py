@@ -13,7 +13,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 
 from eval.conversations import Conversation, build_conversations, enrollment_clip
 from scripts.stack import Gateway
-from wire.audio import to_wav
+from wire.pcm import to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 
@@ -165,7 +165,7 @@ def test_a_live_stream_final_says_who_spoke(
 
     from clients.asr_stream import stream_pcm
     from tests.integration.test_stream import ws_url
-    from wire.audio import to_pcm16
+    from wire.pcm import to_pcm16
 
     conv = conversations[0]
     pcm = to_pcm16(conv.audio)

@@ -11,7 +11,8 @@ from pesq import pesq
 
 from eval.quality import PAIRS, si_sdr
 from scripts.stack import Gateway
-from wire.audio import from_wav, read_audio_file
+from wire.audio import read_audio_file
+from wire.pcm import from_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 

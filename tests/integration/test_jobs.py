@@ -16,7 +16,8 @@ import pytest
 from eval.textnorm import normalize, wer
 from scripts.stack import Gateway, TorchServe, gateway
 from tests.webhook_receiver import webhook_receiver
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 SECRET = "integration-webhook-secret"
 TIMEOUT = httpx.Timeout(300.0)

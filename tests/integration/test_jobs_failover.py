@@ -19,7 +19,8 @@ from gateway.app.services.job_store import JobStore, new_job_id
 from scripts.stack import TorchServe, gateway, postgres
 from tests.integration.test_jobs import follow
 from tests.webhook_receiver import webhook_receiver
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 SECRET = "failover-webhook-secret"
 TIMEOUT = httpx.Timeout(300.0)

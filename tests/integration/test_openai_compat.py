@@ -13,7 +13,8 @@ from openai import OpenAI
 from eval.conversations import build_conversations, enrollment_clip
 from eval.textnorm import normalize
 from scripts.stack import Gateway
-from wire.audio import read_audio_file, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_wav
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from gateway.core.speakers import reference_of
 from handlers.speaker_embedding.embedding import SpeakerConfig, SpeakerEncoder
 from scripts.stack import Gateway, TorchServe, gateway
 from tests.handlers.context import built_model_dir
-from wire.audio import read_audio_file, to_pcm16, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_pcm16, to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 LIBRI = "resemble-ai__Resemblyzer/librispeech_test-other"

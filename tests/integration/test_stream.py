@@ -16,7 +16,8 @@ from clients.asr_stream import StreamResult, file_chunks, stream_pcm
 from eval.textnorm import normalize, wer
 from scripts.stack import Gateway
 from tests.integration.test_transcribe import RUSSIAN
-from wire.audio import read_audio_file, to_pcm16, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import to_pcm16, to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 

@@ -141,7 +141,7 @@ def test_handler_accepts_any_container_directly(ts_server: TorchServe, data_dir:
 def test_silence_and_noise_files_give_no_words(gw: Gateway) -> None:
     import numpy as np
 
-    from wire.audio import to_wav
+    from wire.pcm import to_wav
 
     rng = np.random.default_rng(1)
     for audio in (np.zeros(30 * 16000, np.float32), (0.05 * rng.standard_normal(30 * 16000)).astype(np.float32)):

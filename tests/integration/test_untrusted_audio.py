@@ -21,7 +21,8 @@ from eval.textnorm import wer
 from scripts.stack import Gateway, TorchServe
 from tests.audio_files import encode, pcm16_wav, silent_flac
 from tests.integration.test_stream import ws_url
-from wire.audio import from_wav, read_audio_file, to_pcm16, to_wav
+from wire.audio import read_audio_file
+from wire.pcm import from_wav, to_pcm16, to_wav
 
 TIMEOUT = httpx.Timeout(300.0)
 SR = 16000

@@ -10,8 +10,9 @@ import pytest
 from faster_whisper import decode_audio as fw_decode
 
 from tests.audio_files import encode, unknown_codec_wav
-from wire.audio import DecodeLimits, decode_audio, from_pcm16, from_wav, read_audio_file, to_pcm16, to_wav
+from wire.audio import DecodeLimits, decode_audio, read_audio_file
 from wire.errors import ErrorKind, WireError
+from wire.pcm import from_pcm16, from_wav, to_pcm16, to_wav
 
 SR = 16000
 LIMITS = DecodeLimits(max_seconds=3600)

@@ -16,10 +16,11 @@ from gateway.core.config import Settings
 from gateway.core.errors import ModelError
 from handlers.common.base import run_batch
 from tests.handlers.context import Context
-from wire.audio import DecodeLimits, from_pcm16, to_pcm16
+from wire.audio import DecodeLimits
 from wire.envelope import AUDIO_PART, PARAMS_PART, multipart_parts, read_request
 from wire.errors import ErrorKind, WireError
 from wire.options import DecodeOptions
+from wire.pcm import from_pcm16, to_pcm16
 from wire.transcript import Segment, Transcription, Word
 
 LIMITS = DecodeLimits(max_seconds=60)

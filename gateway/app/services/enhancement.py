@@ -19,8 +19,8 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import Settings
 from gateway.core.errors import ModelError
 from gateway.core.pieces import crossfade_join, overlapping_spans
-from wire.audio import from_wav, to_pcm16, to_wav
 from wire.errors import WireError
+from wire.pcm import from_wav, to_pcm16, to_wav
 
 __all__ = ["EnhanceOptions", "Enhancer"]
 

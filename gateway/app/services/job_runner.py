@@ -34,8 +34,9 @@ from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.errors import AudioCoreError, ModelError, ModelTimeout, ModelUnavailable, ServerBusy
 from gateway.core.jobs import CallbackState, JobStatus, backoff_sec, progress_fraction
 from gateway.core.transcript import merge_pieces
-from wire.audio import DecodedAudio, as_float32, to_pcm16
+from wire.audio import DecodedAudio
 from wire.errors import ErrorKind, WireError
+from wire.pcm import as_float32, to_pcm16
 from wire.transcript import Transcription
 
 __all__ = ["JobAudio", "JobRunner", "job_summary"]

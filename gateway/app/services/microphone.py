@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from gateway.core.errors import DeviceBusy, DeviceUnavailable
-from wire.audio import from_pcm16
+from wire.pcm import from_pcm16
 
 __all__ = ["Microphone"]
 

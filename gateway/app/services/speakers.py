@@ -13,7 +13,7 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.errors import ModelError, SpeakerMismatch
 from gateway.core.speakers import Verdict, verdict
-from wire.audio import to_pcm16
+from wire.pcm import to_pcm16
 
 __all__ = ["Speakers"]
 

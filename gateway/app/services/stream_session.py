@@ -18,8 +18,8 @@ from gateway.app.services.stream_speakers import StreamSpeakers
 from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.local_agreement import Snapshot, StreamTranscript
-from wire.audio import from_pcm16, is_silent, to_pcm16
 from wire.options import MAX_NEW_TOKENS_LIMIT, DecodeOptions
+from wire.pcm import from_pcm16, is_silent, to_pcm16
 
 __all__ = ["StreamSession"]
 

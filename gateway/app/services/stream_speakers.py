@@ -17,7 +17,7 @@ from gateway.core.config import SAMPLE_RATE
 from gateway.core.diarization import speaker_at
 from gateway.core.errors import InvalidRequest
 from gateway.core.local_agreement import StreamTranscript
-from wire.audio import PCM16_SCALE
+from wire.pcm import PCM16_SCALE
 
 __all__ = ["StreamSpeakers"]
 

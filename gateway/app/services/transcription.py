@@ -13,8 +13,9 @@ from gateway.app.services.torchserve import TorchServeClient
 from gateway.core.config import SAMPLE_RATE, Settings
 from gateway.core.pieces import Piece, split_at_quiet
 from gateway.core.transcript import merge_pieces, silent_piece
-from wire.audio import DecodedAudio, DecodeLimits, as_float32, decode_audio, is_silent, to_pcm16
+from wire.audio import DecodedAudio, DecodeLimits, decode_audio
 from wire.options import DecodeOptions
+from wire.pcm import as_float32, is_silent, to_pcm16
 from wire.transcript import Transcription
 
 __all__ = ["AudioDecoder", "Transcriber"]
