@@ -107,6 +107,10 @@ def _invalid(detail: str) -> WireError:
     return WireError(ErrorKind.INVALID_AUDIO, detail)
 
 
+def _unfinished() -> WireError:
+    return _invalid("the file ends before the data its header describes: it is cut or unfinished")
+
+
 def _too_long(limit: float) -> WireError:
     return WireError(ErrorKind.TOO_LONG, f"audio is longer than {limit:g} s")
 
@@ -167,6 +171,8 @@ def decode_audio(source: bytes | BinaryIO, limits: DecodeLimits, sample_rate: in
     except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
         if isinstance(exc, WireError):
             raise
+        if claim.cut:  # e.g. an M4A whose index (moov) was to come after the cut
+            raise _unfinished() from exc
         raise _invalid("undecodable audio") from exc
 
 
@@ -192,7 +198,7 @@ def _decode(
     samples = _Samples(math.ceil(expected * out_rate), math.ceil(budget * out_rate))
     skipped, skipped_sec, broke_off = _read(container, stream, samples, out_rate, limits, budget)
     if samples.size == 0:
-        raise _invalid("file holds no audio samples")
+        raise _unfinished() if claim.cut else _invalid("file holds no audio samples")
     got = samples.size / out_rate
     cut = claim.cut or broke_off
     # Raw MP3/AAC carry no length: FFmpeg guesses it from the first frames' bitrate, which is off for

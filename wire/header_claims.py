@@ -9,6 +9,8 @@ shorter, whole recording. The decoder (``wire/audio.py``) asks this module inste
   SoX 0x7FFFF000): no claim.
 - MP3: FFmpeg takes the length from a Xing/Info (LAME) or VBRI frame count when the first frame
   has one, and otherwise guesses it from the bitrate; only the first is a claim to hold it to.
+- MP4/M4A/MOV: a top-level box that runs past the end of the upload is a cut file (when that box
+  is the ``mdat`` before a ``moov`` index, FFmpeg cannot open the file at all).
 - Ogg: no length in the header, but a whole file ends with a complete page flagged end-of-stream;
   a last page that is cut, or lacks the flag, means the recording broke off.
 Only bounded slices of the file are read (``HEAD_BYTES`` and ``TAIL_BYTES``). (CAF's frame count,
@@ -47,6 +49,8 @@ def header_claim(head: bytes, tail: bytes, size: int) -> HeaderClaim:
         return _chunks(head, size, start=40, id_len=16, size_len=8, size_counts_header=True, align=8)
     if _mp3_counts_frames(head):
         return HeaderClaim(counted=True)
+    if head[4:8] == b"ftyp":
+        return HeaderClaim(cut=_mp4_box_past_end(head, tail, size))
     if head[:4] == _OGG_PAGE:
         return HeaderClaim(cut=not _ogg_ends_whole(tail))
     return HeaderClaim()
@@ -108,3 +112,32 @@ def _mp3_counts_frames(head: bytes) -> bool:
         return bool(int.from_bytes(tag[4:8], "big") & 1) and int.from_bytes(tag[8:], "big") > 0  # flag 1: count
     vbri = head[at + 36 : at + 54]
     return len(vbri) == 18 and vbri[:4] == b"VBRI" and int.from_bytes(vbri[14:], "big") > 0
+
+
+def _mp4_box_past_end(head: bytes, tail: bytes, size: int) -> bool:
+    """Whether an ISO-BMFF top-level box (32-bit size, or 1 and a 64-bit size; 0: to the end) runs past ``size``.
+
+    The boxes are walked by their sizes, reading only their headers, where ``head`` or ``tail`` holds them
+    (an index written last, after the audio, starts in the tail)."""
+    at = 0
+    while at + 8 <= size:
+        box = _slice(head, tail, size, at, 16)
+        if len(box) < 8:
+            return False  # a header in the middle of a big file: not read, no claim
+        (length,) = struct.unpack_from(">I", box)
+        if length == 1 and len(box) == 16:
+            (length,) = struct.unpack_from(">Q", box, 8)
+        if length < 8:
+            return False  # 0: the last box runs to the end; less than 8: not a box, FFmpeg says what it is
+        if at + length > size:
+            return True
+        at += length
+    return False
+
+
+def _slice(head: bytes, tail: bytes, size: int, at: int, n: int) -> bytes:
+    """Up to ``n`` bytes of the file from ``at``, where ``head`` (its start) or ``tail`` (its end) holds them."""
+    if at < len(head):
+        return head[at : at + n]
+    tail_start = size - len(tail)
+    return tail[at - tail_start : at - tail_start + n] if at >= tail_start else b""

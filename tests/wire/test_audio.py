@@ -130,6 +130,15 @@ def test_a_cut_wav_claiming_hours_is_a_400_before_any_decoding(jfk: Path) -> Non
     assert err.value.kind is ErrorKind.INVALID_AUDIO
 
 
+@pytest.mark.parametrize("kept", [0.3, 0.9])
+def test_an_unfinished_m4a_says_it_is_cut(jfk: Path, kept: float) -> None:
+    """Its index (moov) comes after the audio: cut anywhere, FFmpeg cannot open it ("undecodable audio" before)."""
+    whole = encode(read_audio_file(jfk, SR).samples, "mp4", "aac")
+    with pytest.raises(WireError, match="cut or unfinished") as err:
+        decode_audio(whole[: int(len(whole) * kept)], LIMITS, SR)
+    assert err.value.kind is ErrorKind.INVALID_AUDIO
+
+
 def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
     speech = read_audio_file(data_dir / "snakers4__silero-vad" / "en.wav", SR).samples
     clean = encode(speech, "mp3", "libmp3lame")

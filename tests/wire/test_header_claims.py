@@ -65,3 +65,10 @@ def test_an_mp3_counts_its_frames_only_with_a_xing_frame(speech: np.ndarray) -> 
     count = zero.index(b"Info") + 8
     zero[count : count + 4] = bytes(4)  # a frame count of 0: LAME on a pipe; FFmpeg guesses the length
     assert not claim(bytes(zero)).counted
+
+
+def test_an_mp4_box_past_the_end_is_a_cut_file(speech: np.ndarray) -> None:
+    whole = encode(speech, "mp4", "aac")  # ftyp, mdat, then the moov index last, as a recorder writes it
+    assert claim(whole) == HeaderClaim()
+    assert claim(whole[: len(whole) // 2]).cut  # the mdat box runs past the end
+    assert claim(whole[:-10]).cut  # only the index's last bytes are gone: its header is in the tail
