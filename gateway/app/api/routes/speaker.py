@@ -48,15 +48,13 @@ async def verify(
 ) -> VerifyResponse:
     """Is the probe the same speaker as the reference file, or as the enrolled speaker_id?"""
     probe_audio = await decoder.decode(upload_source(probe))
+    said = [f"probe: {w}" for w in probe_audio.warnings]  # which of the (up to) two files
     if reference is not None:
         reference_audio = await decoder.decode(upload_source(reference))
-        report_warnings(
-            response,
-            [f"probe: {w}" for w in probe_audio.warnings] + [f"reference: {w}" for w in reference_audio.warnings],
-        )
+        report_warnings(response, said + [f"reference: {w}" for w in reference_audio.warnings])
         result = await speakers.verify_pair(probe_audio.samples, reference_audio.samples)
         return VerifyResponse(score=result.score, decision=result.decision, threshold=result.threshold, speaker_id=None)
-    report_warnings(response, probe_audio.warnings)
+    report_warnings(response, said)
     speaker_id = _speaker(speaker_form, speaker_query)
     result = await speakers.verify_enrolled(tenant, probe_audio.samples, speaker_id)
     return VerifyResponse(
