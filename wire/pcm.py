@@ -18,10 +18,6 @@ __all__ = ["PCM16_SCALE", "as_float32", "from_pcm16", "from_wav", "is_silent", "
 PCM16_SCALE = 32768.0  # one convention both ways: int16 / 32768 -> [-1, 1)
 
 
-def _invalid(detail: str) -> WireError:
-    return WireError(ErrorKind.INVALID_AUDIO, detail)
-
-
 def is_silent(audio: np.ndarray, rms_floor: float) -> bool:
     """True when the signal's RMS is below ``rms_floor``: no speech to find, nothing to send a model."""
     return len(audio) == 0 or float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < rms_floor
@@ -35,7 +31,7 @@ def to_pcm16(audio: np.ndarray) -> bytes:
 def from_pcm16(data: bytes) -> np.ndarray:
     """Little-endian PCM16 to float32; invalid_audio on an odd byte count."""
     if len(data) % 2:
-        raise _invalid("PCM16 data must have an even number of bytes")
+        raise WireError(ErrorKind.INVALID_AUDIO, "PCM16 data must have an even number of bytes")
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_SCALE
 
 
@@ -53,10 +49,10 @@ def from_wav(data: bytes) -> tuple[np.ndarray, int]:
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
             if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-                raise _invalid("expected mono PCM16 WAV")
+                raise WireError(ErrorKind.INVALID_AUDIO, "expected mono PCM16 WAV")
             return from_pcm16(wav.readframes(wav.getnframes())), wav.getframerate()
     except (wave.Error, EOFError) as exc:
-        raise _invalid("unreadable WAV") from exc
+        raise WireError(ErrorKind.INVALID_AUDIO, "unreadable WAV") from exc
 
 
 def to_wav(audio: np.ndarray, sample_rate: int) -> bytes:
