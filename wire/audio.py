@@ -206,7 +206,7 @@ def _decode(
     # Containers state their length.
     trusted = cut or claim.counted or not _ESTIMATED_LENGTH.intersection(container.format.name.split(","))
     missing = declared - got - skipped_sec if declared and trusted else 0.0
-    if _too_short(declared - missing, declared, limits):
+    if missing > _tolerated(declared, limits):
         raise _cut(got, declared)
     warnings: list[str] = []
     if skipped:
@@ -240,7 +240,7 @@ def _audio_stream(container: av.container.InputContainer, limits: DecodeLimits) 
 
 def _budget(declared: float, claim: HeaderClaim, size: int, limits: DecodeLimits) -> float:
     """The most seconds this upload may decode to, once what it declares has passed the limits."""
-    if claim.cut and _too_short(claim.present, claim.seconds, limits):  # known from the bytes: no decode needed
+    if claim.cut and claim.seconds - claim.present > _tolerated(claim.seconds, limits):  # known before decoding
         raise _cut(claim.present, claim.seconds)
     budget = limits.seconds_for(size)
     if declared > limits.max_seconds + limits.short_slack_sec:
@@ -280,9 +280,9 @@ def _read(
     return skipped, skipped_sec, False
 
 
-def _too_short(got: float, declared: float, limits: DecodeLimits) -> bool:
-    """More is missing than encoder padding or a VBR estimate explains."""
-    return declared - got > declared * limits.short_tolerance + limits.short_slack_sec
+def _tolerated(declared: float, limits: DecodeLimits) -> float:
+    """Seconds a file may fall short of what it declares: encoder padding, a VBR estimate; more is a cut."""
+    return declared * limits.short_tolerance + limits.short_slack_sec
 
 
 def _cut(got: float, declared: float) -> WireError:

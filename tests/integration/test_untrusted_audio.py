@@ -72,7 +72,8 @@ def test_a_cut_wav_is_never_a_silently_shorter_transcript(gw: Gateway, jfk: Path
 
 
 def test_every_route_that_takes_audio_says_when_the_end_was_missing(gw: Gateway, jfk: Path) -> None:
-    """Enhance, diarize, verify and OpenAI's formats have no place for warnings in their bodies: the header says it."""
+    """Enhance, diarize, the speaker routes and OpenAI's formats have no place for warnings in their bodies: the
+    header says it."""
     whole = encode(read_audio_file(jfk, SR).samples, "wav", "pcm_s16le")
     short = whole[: len(whole) * 19 // 20]
     answers = {
@@ -84,12 +85,20 @@ def test_every_route_that_takes_audio_says_when_the_end_was_missing(gw: Gateway,
             files={"probe": ("p.wav", whole), "reference": ("r.wav", short)},
             timeout=TIMEOUT,
         ),
+        "identify": httpx.post(f"{gw.url}/speaker/identify", files={"probe": ("p.wav", short)}, timeout=TIMEOUT),
+        "enroll": httpx.post(
+            f"{gw.url}/speaker/enroll",
+            params={"speaker_id": "cut-wav"},
+            files={"file": ("s.wav", short)},
+            timeout=TIMEOUT,
+        ),
     }
+    httpx.delete(f"{gw.url}/speaker/speakers/cut-wav", timeout=TIMEOUT)
     for route, r in answers.items():
         assert r.status_code == 200, (route, r.text)
         said = json.loads(r.headers["X-AudioCore-Warnings"])
         assert len(said) == 1 and "11.0 s the file declares" in said[0], (route, said)
-    assert said[0].startswith("reference: ")  # verify: which of its two files
+    assert json.loads(answers["verify"].headers["X-AudioCore-Warnings"])[0].startswith("reference: ")
     whole_answer = _post(gw, "/audio/enhance", whole)
     assert whole_answer.status_code == 200 and "X-AudioCore-Warnings" not in whole_answer.headers
 
