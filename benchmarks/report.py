@@ -51,6 +51,7 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
         f"{(card.get('sequential') or {}).get('audio_sec_per_sec', '-')} |",
         "",
         *_card_lines(card, card_name),
+        *_rerun_lines(result),
         f"Weights on the GPU: {gpu['engine']['weights_gib']} GiB. 'Stock decoding loop': the same script with"
         " openai-whisper's own beam search and timestamp rules (per-row Python with a device sync per candidate);"
         " handlers/whisper/openai_decoding.py does the same arithmetic on whole tensors"
@@ -89,6 +90,42 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
         "",
     ]
     return lines
+
+
+def _rerun_lines(result: dict) -> list[str]:  # type: ignore[type-arg]
+    """A later commit's engine on a GPU: its throughput against the first run on the same card model, and
+    whether its other paths gave this CPU's texts."""
+    rerun = result.get("rerun") or {}
+    if not rerun:
+        return []
+    device = rerun["device"]["name"]
+    card = result.get("other_card") or {}
+    earlier = card if (card.get("device") or {}).get("name") == device else result["gpu"]
+    before = {row["windows"]: row for row in earlier["throughput"]}
+    rows = [
+        f"| {row['windows']} | {row['sec']} | **{row['audio_sec_per_sec']}** | {row['peak_gib']} | "
+        f"{before.get(row['windows'], {}).get('audio_sec_per_sec', '-')} |"
+        for row in rerun["throughput"]
+    ]
+    same = [name for name, f in rerun["features"].items() if f["same_as_cpu"]]
+    differ = [name for name, f in rerun["features"].items() if not f["same_as_cpu"]]
+    return [
+        f"### The engine at commit {rerun['commit']} on {device}",
+        "",
+        "| windows in the batch | seconds | audio s/s | peak GPU memory GiB | first run on"
+        f" {earlier['device']['name']}: audio s/s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        f"| {rerun['sequential']['windows']}, one after another | {rerun['sequential']['sec']} | "
+        f"{rerun['sequential']['audio_sec_per_sec']} | - | {earlier['sequential']['audio_sec_per_sec']} |",
+        "",
+        f"Parity corpora there: WER en {rerun['wer']['en']:.2%}, ru {rerun['wer']['ru']:.2%} against the references."
+        f" Paths beyond one-language batches gave this CPU's texts word for word: {', '.join(same) or 'none'}"
+        + (f"; not the same: {', '.join(differ)}" if differ else "")
+        + (" (sampling draws at random)." if differ == ["sampled"] else "."),
+        "",
+        *([rerun["note"], ""] if rerun.get("note") else []),
+    ]
 
 
 def _card_lines(card: dict, name: str) -> list[str]:  # type: ignore[type-arg]

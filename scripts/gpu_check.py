@@ -7,6 +7,9 @@ Three steps, because the GPU machine has no network, no PyAV and takes at most 6
     python -m scripts.gpu_check report GPU_JSON [STOCK_JSON [REPEAT_JSON]]  # here: WER vs references and vs this CPU's
                                  # own decode; benchmarks/results/gpu.json and its RESULTS.md section
     python -m scripts.gpu_check add-card GPU_JSON  # here: a run on another GPU model beside the first
+    python -m scripts.gpu_check add-rerun GPU_JSON CPU_JSON COMMIT [NOTE]  # here: a later code's engine section
+                                 # (GPU_CHECK_SKIP=ctranslate2,faster_whisper_fallback,profile there; CPU_JSON:
+                                 # the same with GPU_CHECK_DRY=1 here, for the features' texts)
 
 What ``run`` measures, each section saved as soon as it is done (a failure costs only its section):
 - ``ctranslate2``: the PyPI wheel's CUDA support on that machine: device count, compute types, the
@@ -15,6 +18,8 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
   audio-seconds per second and peak GPU memory; and the 8 windows one after another, for the ratio.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
+- ``features``: the engine's paths beyond one-language batches: a 60 s recording through the window
+  loop, English and Russian clips in one batch, language detection, translation and a sampled decode.
 - ``profile``: one decode of the largest batch under torch.profiler: the GPU's busy time against
   the wall, kernel launches, decoding steps, and the top operators by host and by device time.
 """
@@ -44,6 +49,7 @@ CTRANSLATE2_WHEEL = "ctranslate2==4.8.5"  # the version this project pins
 DEVICE_PYTHON = "3.12"  # the GPU image's python3
 RATE = 16000
 WINDOW_SEC = 30.0
+LONG_CLIP = "snakers4__silero-vad/en.wav"  # 60 s: the window loop past the first 30 s
 BATCHES = (1, 8, 32)
 SEQUENTIAL = 8  # windows also decoded one after another, for batched / one by one
 RESULTS_JSON = ROOT / "benchmarks" / "results" / "gpu.json"
@@ -115,6 +121,10 @@ def prepare() -> None:
         key = f"w{i}"
         arrays[key] = _pcm16(read_audio_file(clip.path, RATE).samples[: int(WINDOW_SEC * RATE)])
         meta["windows"].append({"key": key, "file": clip.path.name})
+    from tests.conftest import DATA_DIR
+
+    arrays["long0"] = _pcm16(read_audio_file(DATA_DIR / LONG_CLIP, RATE).samples)
+    meta["long"] = [{"key": "long0", "file": LONG_CLIP}]
     np.savez(stage / "clips.npz", **arrays)  # type: ignore[arg-type]
     (stage / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     tar_path = GPU_DIR / "bundle.tar"
@@ -149,11 +159,15 @@ def run(bundle: Path, out: Path) -> None:
             import av  # noqa: F401
         except ImportError:
             sys.modules["av"] = types.ModuleType("av")
+    # GPU_CHECK_SKIP=ctranslate2,faster_whisper_fallback,profile: a rerun on a short lease measures the engine alone
+    skip = set(os.environ.get("GPU_CHECK_SKIP", "").split(","))
     for name, section in (
         ("ctranslate2", lambda: _ctranslate2_on_cuda(bundle)),
         ("faster_whisper_fallback", lambda: _faster_whisper_fallback(bundle)),
-        ("engine", lambda: _engine_sections(bundle, report)),
+        ("engine", lambda: _engine_sections(bundle, report, save, "profile" not in skip)),
     ):
+        if name in skip:
+            continue
         started = time.perf_counter()
         try:
             result = section()
@@ -273,7 +287,8 @@ def _faster_whisper_fallback(bundle: Path) -> dict[str, Any]:
     return found
 
 
-def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
+def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: bool) -> None:
+    """Each part is saved as soon as it is done: a lease that ends early keeps what was measured."""
     import torch
 
     from handlers.whisper.asr import WhisperConfig
@@ -287,6 +302,12 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
     def sync() -> None:
         if not dry:
             torch.cuda.synchronize()
+
+    begun = time.perf_counter()
+
+    def done(what: str) -> None:
+        save()
+        print(f"{time.perf_counter() - begun:.1f} s: {what}", flush=True)
 
     def gib(value: int) -> float:
         return round(value / 2**30, 3)
@@ -326,6 +347,31 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
         return time.perf_counter() - t0, results
 
     timed(windows[:2])  # CUDA context, kernels, allocator: not part of any figure
+    transcripts: dict[str, Any] = {}
+    corpora = {language: corpus[:per_corpus] for language, corpus in meta["corpora"].items()}
+    for language, corpus in corpora.items():
+        seconds, results = timed([audio(c["key"]) for c in corpus], DecodeOptions(language=language))
+        transcripts[language] = {
+            "sec": round(seconds, 3),
+            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+        }
+    seconds, worded = timed(
+        [audio(c["key"]) for c in corpora["en"]], DecodeOptions(language="en", word_timestamps=True)
+    )
+    transcripts["en_words"] = {
+        "sec": round(seconds, 3),
+        "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in worded],
+        "words": [
+            [[w.word, w.start, w.end] for s in r.segments for w in (s.words or [])]
+            for r in worded
+            if not isinstance(r, Exception)
+        ][:3],
+    }
+    report["transcripts"] = transcripts
+    done("transcripts")
+    if "long" in meta:  # bundles prepared before the section have no long clip
+        report["features"] = _features(engine, audio, meta, sync)
+        done("features")
     rows = []
     for n in batches:
         batch = [windows[i % len(windows)] for i in range(n)]
@@ -348,6 +394,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
             }
         )
         report["throughput"] = rows
+        done(f"batch of {n}")
     batch = [windows[i % len(windows)] for i in range(sequential)]
     one_by_one = []
     for _ in range(2):
@@ -360,32 +407,54 @@ def _engine_sections(bundle: Path, report: dict[str, Any]) -> None:
         "sec": round(min(one_by_one), 3),
         "audio_sec_per_sec": round(sequential * WINDOW_SEC / min(one_by_one), 1),
     }
-    transcripts: dict[str, Any] = {}
-    corpora = {language: corpus[:per_corpus] for language, corpus in meta["corpora"].items()}
-    for language, corpus in corpora.items():
-        seconds, results = timed([audio(c["key"]) for c in corpus], DecodeOptions(language=language))
-        transcripts[language] = {
-            "sec": round(seconds, 3),
-            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
-        }
-    seconds, worded = timed(
-        [audio(c["key"]) for c in corpora["en"]], DecodeOptions(language="en", word_timestamps=True)
-    )
-    transcripts["en_words"] = {
-        "sec": round(seconds, 3),
-        "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in worded],
-        "words": [
-            [[w.word, w.start, w.end] for s in r.segments for w in (s.words or [])]
-            for r in worded
-            if not isinstance(r, Exception)
-        ][:3],
-    }
-    report["transcripts"] = transcripts
+    done("one after another")
+    if not profiled:
+        return
     largest = [windows[i % len(windows)] for i in range(max(batches))]
     try:
         report["profile"] = _profile(lambda: timed(largest), dry)
     except Exception as exc:  # noqa: BLE001 - a diagnostic: the figures above stand without it
         report["profile_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+
+
+FEATURE_CLIPS = ("en0", "ru0")  # the first English and Russian parity clips
+
+
+def feature_jobs(audio: Any, meta: dict[str, Any]) -> dict[str, list[tuple[np.ndarray, Any]]]:
+    """The decodes of the ``features`` section, one engine call each; ``report`` runs the same ones on this CPU."""
+    from wire.options import DecodeOptions
+
+    en, ru = (audio(key) for key in FEATURE_CLIPS)
+    return {
+        "long": [(audio(meta["long"][0]["key"]), DecodeOptions(language="en"))],
+        "mixed_languages": [(en, DecodeOptions(language="en")), (ru, DecodeOptions(language="ru"))],
+        "detect": [(en, DecodeOptions()), (ru, DecodeOptions())],
+        "translate": [(ru, DecodeOptions(language="ru", task="translate"))],
+        "sampled": [
+            (en, DecodeOptions(language="en", temperature=0.5)),
+            (ru, DecodeOptions(language="ru", temperature=0.5)),
+        ],
+    }
+
+
+def _features(engine: Any, audio: Any, meta: dict[str, Any], sync: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, jobs in feature_jobs(audio, meta).items():
+        sync()
+        t0 = time.perf_counter()
+        try:
+            results = engine.transcribe_many(jobs)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic: the other decodes still run
+            found[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            continue
+        sync()
+        found[name] = {
+            "sec": round(time.perf_counter() - t0, 3),
+            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+            "languages": [None if isinstance(r, Exception) else r.language for r in results],
+            "last_end": [None if isinstance(r, Exception) or not r.segments else r.segments[-1].end for r in results],
+        }
+    return found
 
 
 def _profile(decode: Any, dry: bool) -> dict[str, Any]:
@@ -501,6 +570,39 @@ def add_card(gpu_json: Path) -> None:
     replace_gpu_section(result)
 
 
+def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> None:
+    """Add a later run of the engine section (the code at ``commit``) to the committed result: its
+    throughput beside the first run's, the parity corpora's WER against the references, and the
+    ``features`` texts against the same section run on this CPU (``GPU_CHECK_DRY=1``)."""
+    from benchmarks.report import replace_gpu_section
+    from eval.textnorm import wer
+
+    result = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+    run_there = json.loads(gpu_json.read_text(encoding="utf-8"))
+    here = json.loads(cpu_json.read_text(encoding="utf-8")).get("features", {})
+    refs = {language: [c.transcript for c in corpus] for language, corpus in _corpora().items()}
+    result["rerun"] = {
+        "commit": commit,
+        "note": note,
+        **{k: run_there.get(k) for k in ("device", "python", "throughput", "sequential")},
+        "wer": {
+            language: round(wer(refs[language], run_there["transcripts"][language]["texts"], language), 4)
+            for language in refs
+        },
+        "seconds": {k: v["sec"] for k, v in run_there["transcripts"].items()},
+        "features": {
+            name: {
+                "sec": found.get("sec"),
+                "same_as_cpu": found.get("texts") == here.get(name, {}).get("texts"),
+                "languages": found.get("languages"),
+            }
+            for name, found in run_there.get("features", {}).items()
+        },
+    }
+    RESULTS_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    replace_gpu_section(result)
+
+
 def main() -> None:
     step = sys.argv[1] if len(sys.argv) > 1 else ""
     if step == "prepare":
@@ -513,6 +615,8 @@ def main() -> None:
         report(Path(sys.argv[2]), *optional)
     elif step == "add-card" and len(sys.argv) == 3:
         add_card(Path(sys.argv[2]))
+    elif step == "add-rerun" and len(sys.argv) in (5, 6):
+        add_rerun(Path(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:])
     else:
         sys.exit(__doc__)
 
