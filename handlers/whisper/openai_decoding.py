@@ -57,14 +57,16 @@ def timestamp_rules(logits: Any, tokens: Any, tokenizer: Any, sample_begin: int,
 def batched_task_class() -> Any:
     """The decode task for a batch of clips (built once, on first use: openai-whisper loads lazily).
 
-    Four changes to ``whisper.decoding.DecodingTask``:
+    Five changes to ``whisper.decoding.DecodingTask``:
     - beam search over several clips works: since openai/whisper#1483 the encoder output is no longer
       repeated per beam, which only broadcasts for one clip (openai/whisper#2197, still open); here
       it is repeated as the rest of ``run`` expects, and language detection sees one row per clip;
     - the beam update reads the step's top candidates back to the host once, not per row;
     - the timestamp rules run on all rows at once (``timestamp_rules``);
     - clips of different languages share a decode: ``row_languages`` puts each clip's language token
-      in its own prompt, where openai-whisper writes the detected ones when it detects.
+      in its own prompt, where openai-whisper writes the detected ones when it detects;
+    - clips with different text so far share a decode: ``row_prompts`` (each as long as the options'
+      prompt) are written in place of the options' prompt, row by row.
     """
     import torch
     import torch.nn.functional as F
@@ -131,9 +133,20 @@ def batched_task_class() -> Any:
         decoder: Any
         logit_filters: list[Any]
 
-        def __init__(self, model: Any, options: Any, row_languages: list[str] | None = None) -> None:
+        def __init__(
+            self,
+            model: Any,
+            options: Any,
+            row_languages: list[str] | None = None,
+            row_prompts: list[list[int]] | None = None,
+        ) -> None:
             super().__init__(model, options)
             self.row_languages = row_languages
+            self.row_prompts = row_prompts
+            if row_prompts is not None:
+                length = len(options.prompt or ())
+                if self.initial_tokens[0] != self.tokenizer.sot_prev or any(len(p) != length for p in row_prompts):
+                    raise ValueError(f"row prompts must each be {length} tokens, as the options' prompt")
             if isinstance(self.decoder, BeamSearchDecoder):
                 self.decoder = OneSyncBeamSearch(
                     self.decoder.beam_size, self.decoder.eot, self.inference, self.decoder.patience
@@ -149,6 +162,11 @@ def batched_task_class() -> Any:
             return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
 
         def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
+            # run() calls this once on the initial tokens, before the decoding loop: the one place to
+            # write each row's own prompt (after <|startofprev|>) and language token
+            if self.row_prompts is not None:
+                prompts = torch.tensor(self.row_prompts, dtype=tokens.dtype)
+                tokens[:, 1 : 1 + prompts.shape[1]] = prompts
             if self.row_languages is None:
                 return super()._detect_language(audio_features[:: self.n_group], tokens)
             if len(self.row_languages) != tokens.shape[0]:

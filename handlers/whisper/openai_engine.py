@@ -5,10 +5,11 @@ the same Whisper base weights, converted at build time (``ct2_checkpoint.py``), 
 a GPU is there, CPU + float32 otherwise. Clips of up to 30 s whose options can share a call (task,
 beam, prompt, temperature, token cap; any given language, each clip's own token in its prompt) go
 through ``whisper.decode`` as one stacked mel batch: one encoder pass and one batched beam search.
-The encoder input and the window loop are faster-whisper's, so both engines give the same text: per
-clip afterwards, segments cut at the timestamp tokens, an unfinished tail decoded in a further
-window (alone), the temperature fallback ladder, word times by cross-attention alignment when
-asked, and the same "no speech" rule. A clip longer than 30 s (only a direct TorchServe call sends
+The encoder input and the window loop are faster-whisper's, so both engines give the same text:
+segments cut at the timestamp tokens, an unfinished tail decoded in a further window, the
+temperature fallback ladder, word times by cross-attention alignment when asked, and the same "no
+speech" rule. The later windows and fallbacks of a batch's clips share decodes too
+(``openai_rounds.py``). A clip longer than 30 s (only a direct TorchServe call sends
 one: the gateway cuts pieces of 30 s) takes the same loop, its first window in the batch with the
 others. What this engine does not do is said, not skipped: ``hotwords`` is a 400; ``vad_filter`` is
 not applied (a warning says so).
@@ -16,15 +17,15 @@ not applied (a warning says so).
 
 from __future__ import annotations
 
-import logging
 import os
-from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from handlers.whisper.openai_decoding import batched_task_class
+from handlers.whisper.openai_rounds import Loop, Request, drive
 from handlers.whisper.openai_windows import FRAMES_PER_SEC, WINDOW_FRAMES, cut_window, window_features
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
@@ -32,8 +33,6 @@ from wire.options import DecodeOptions
 from wire.transcript import HALLUCINATION, Segment, Transcription, Word, within_audio
 
 __all__ = ["CHECKPOINT", "OpenAIWhisperASR"]
-
-log = logging.getLogger(__name__)
 
 CHECKPOINT = "openai-whisper.pt"  # written beside model.bin by model-store/build.py
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold
@@ -78,41 +77,34 @@ class OpenAIWhisperASR:
 
     def transcribe_many(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription | Exception]:
         results: list[Transcription | Exception | None] = [None] * len(jobs)
-        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        loops: dict[int, Loop] = {}
         for i, (audio, options) in enumerate(jobs):
             if options.hotwords:
                 results[i] = WireError(ErrorKind.INVALID_REQUEST, "hotwords need the faster-whisper engine")
             elif len(audio) / MODEL_SAMPLE_RATE > self.config.max_audio_sec:
                 results[i] = WireError(ErrorKind.TOO_LONG, f"audio longer than {self.config.max_audio_sec:g} s")
             else:
-                key = (
-                    options.task,
-                    options.language is None,  # detection decodes apart from clips whose language is given
-                    options.beam_size,
-                    options.initial_prompt,
-                    options.temperature,
-                    options.max_new_tokens,
-                )
-                groups[key].append(i)
-        for members in groups.values():
-            try:
-                for i, result in zip(members, self._batch([jobs[i] for i in members]), strict=True):
-                    results[i] = result
-            except Exception as exc:  # reported per item by the shell
-                log.exception("openai-whisper decode failed")
-                for i in members:
-                    results[i] = exc
+                loops[i] = self._clip(audio, options)
+        for i, result in zip(loops, drive(list(loops.values()), self._decode_requests), strict=True):
+            results[i] = result
         return [r if r is not None else RuntimeError("not decoded") for r in results]
 
-    # One decode per group -----------------------------------------------------------------
-    def _batch(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription]:
-        from whisper.decoding import DecodingOptions
+    # One clip's windows, as requests for shared decodes (openai_rounds.drive) --------------------
+    def _clip(self, audio: np.ndarray, options: DecodeOptions) -> Loop:
+        """faster-whisper's window loop for one clip.
 
-        options = jobs[0][1]
-        features = [self._features(audio) for audio, _ in jobs]
-        decode_options = DecodingOptions(
+        A window's text after its last pair of timestamps is unfinished: it is dropped, and the next
+        window starts at that timestamp (at the last word's end with word timestamps), its prompt the
+        text so far. Without this the engine lost a clip's last words where faster-whisper decodes them
+        in a second window.
+        """
+        from whisper.decoding import DecodingOptions
+        from whisper.tokenizer import get_tokenizer
+
+        features = self._features(audio)
+        first_options = DecodingOptions(
             task=options.task,
-            language=options.language,
+            language=None,  # each clip's own is the request's (None: detect), so languages share decodes
             temperature=options.temperature or 0.0,
             beam_size=options.beam_size if options.beam_size > 1 and not options.temperature else None,
             best_of=None,
@@ -120,12 +112,86 @@ class OpenAIWhisperASR:
             sample_len=options.max_new_tokens,
             fp16=self.fp16,
         )
-        given = [opts.language for _, opts in jobs if opts.language]  # all of the group's, or none (detection)
-        first = self.decode(self._torch.stack([window_features(f, 0) for f in features]), decode_options, given or None)
-        return [
-            self._finish(audio, opts, result, feats, decode_options)
-            for (audio, opts), result, feats in zip(jobs, first, features, strict=True)
-        ]
+        request = Request(window_features(features, 0), first_options, (), options.language)
+        first = yield request
+        language = first.language
+        request = replace(request, language=language)  # its fallbacks decode in the language found
+        later_options = replace(first_options, prompt=None)  # the initial prompt is the start of the history
+        tokenizer = get_tokenizer(
+            self.model.is_multilingual,
+            num_languages=self.model.num_languages,
+            language=language,
+            task=options.task,
+        )
+        content = int(features.shape[-1])
+        history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
+        segments: list[Segment] = []
+        seek, result, prompt_from = 0, first, 0
+        for _ in range(_MAX_WINDOWS_PER_30_SEC * -(-content // WINDOW_FRAMES)):
+            size = min(WINDOW_FRAMES, content - seek)
+            if result is None:  # a later window, the text so far as its prompt
+                prompt = tuple(history[prompt_from:][-_PROMPT_TOKENS:])
+                request = Request(window_features(features, seek), later_options, prompt, language)
+                result = yield request
+            if options.temperature is None:  # faster-whisper's ladder, unless the request fixed a temperature
+                result = yield from self._ladder(request, result)
+            start = seek
+            if result.no_speech_prob > _NO_SPEECH and result.avg_logprob < HALLUCINATION.min_avg_logprob:
+                seek += size  # the model's own verdict: no speech in this window
+            else:
+                window, seek, single_ending = cut_window(result, tokenizer, seek, size)
+                if options.word_timestamps and window:
+                    window = self._with_words(window, tokenizer, request.mel, size, start)
+                    ends = [w.end for s in window for w in s.words or []]
+                    if not single_ending and ends and ends[-1] > start / FRAMES_PER_SEC:
+                        seek = round(ends[-1] * FRAMES_PER_SEC)
+                for segment in window:
+                    history.extend(segment.tokens)
+                    segments.append(replace(segment, id=len(segments)))
+            if result.temperature > _PROMPT_RESET_TEMPERATURE:  # a sampled window does not prompt the next
+                prompt_from = len(history)
+            result = None
+            if seek <= start:  # cut at its own start: nothing usable here; the audio after it still counts
+                seek = start + size
+            if seek >= content:
+                break
+        duration = len(audio) / MODEL_SAMPLE_RATE
+        segments, dropped = within_audio(segments, duration)
+        probability = (first.language_probs or {}).get(language) if first.language_probs else None
+        stopped = [f"decoding stopped at {seek / FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
+        return self._transcription(segments, language, probability, duration, options, [*dropped, *stopped])
+
+    def _ladder(self, request: Request, result: Any) -> Generator[Request, Any, Any]:
+        """faster-whisper's temperature fallback for one window: a decoding whose text compresses too
+        well (a loop) or whose tokens are unlikely is sampled again at rising temperatures (best of 5),
+        unless the window looks silent; if none passes, the likeliest that does not loop is kept.
+        Without it, noise padded to the window decoded to "I'm sorry, I'm sorry, ..." where the
+        CTranslate2 engine returns nothing."""
+        tried, not_looping = [], []
+        for temperature in (None, *_FALLBACK_TEMPERATURES):
+            if temperature is not None:
+                sampled = replace(request.options, temperature=temperature, beam_size=None, best_of=_BEST_OF)
+                result = yield replace(request, options=sampled)
+            tried.append(result)
+            loops = result.compression_ratio > HALLUCINATION.max_compression_ratio
+            unlikely = result.avg_logprob < HALLUCINATION.min_avg_logprob
+            if not loops:
+                not_looping.append(result)
+            if not (loops or unlikely) or (unlikely and result.no_speech_prob > _NO_SPEECH):  # good, or silence
+                return result
+        return max(not_looping or tried, key=lambda r: r.avg_logprob)
+
+    def _decode_requests(self, requests: list[Request]) -> list[Any]:
+        """One decode for requests of one key (``Request.key``): their windows stacked, each clip's
+        language token and prompt in its own row, prompts trimmed to the shortest's length."""
+        head = requests[0]
+        mels = self._torch.stack([r.mel for r in requests])
+        languages = None if head.language is None else [r.language or "" for r in requests]
+        if not head.prompt:
+            return self.decode(mels, head.options, languages)
+        shared = min(len(r.prompt) for r in requests)
+        prompts = [list(r.prompt[len(r.prompt) - shared :]) for r in requests]
+        return self.decode(mels, self._prompted(head.options, prompts[0]), languages, prompts)
 
     def _features(self, audio: np.ndarray) -> Any:
         """The log-mel features faster-whisper computes for a clip, so both engines hear the same.
@@ -148,92 +214,20 @@ class OpenAIWhisperASR:
         )
         return mel[:, : mel.shape[-1] - 1]
 
-    def _finish(
-        self, audio: np.ndarray, options: DecodeOptions, first: Any, features: Any, decode_options: Any
-    ) -> Transcription:
-        """faster-whisper's window loop for one clip, its first window already decoded in the batch.
-
-        A window's text after its last pair of timestamps is unfinished: it is dropped, and the next
-        window starts at that timestamp (at the last word's end with word timestamps), its prompt the
-        text so far. Without this the engine lost a clip's last words where faster-whisper decodes them
-        in a second window.
-        """
-        from whisper.tokenizer import get_tokenizer
-
-        tokenizer = get_tokenizer(
-            self.model.is_multilingual,
-            num_languages=self.model.num_languages,
-            language=first.language,
-            task=options.task,
-        )
-        content = int(features.shape[-1])
-        history: list[int] = tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-        segments: list[Segment] = []
-        seek, result, window_options, prompt_from = 0, first, decode_options, 0
-        for _ in range(_MAX_WINDOWS_PER_30_SEC * -(-content // WINDOW_FRAMES)):
-            size = min(WINDOW_FRAMES, content - seek)
-            mel = window_features(features, seek)
-            if result is None:  # a later window: alone, the text so far as its prompt
-                window_options = self._prompted(decode_options, history[prompt_from:][-_PROMPT_TOKENS:])
-                [result] = self.decode(mel[None], window_options, [first.language])
-            if options.temperature is None:  # faster-whisper's ladder, unless the request fixed a temperature
-                result = self._fallback(mel, result, window_options, first.language)
-            start = seek
-            if result.no_speech_prob > _NO_SPEECH and result.avg_logprob < HALLUCINATION.min_avg_logprob:
-                seek += size  # the model's own verdict: no speech in this window
-            else:
-                window, seek, single_ending = cut_window(result, tokenizer, seek, size)
-                if options.word_timestamps and window:
-                    window = self._with_words(window, tokenizer, mel, size, start)
-                    ends = [w.end for s in window for w in s.words or []]
-                    if not single_ending and ends and ends[-1] > start / FRAMES_PER_SEC:
-                        seek = round(ends[-1] * FRAMES_PER_SEC)
-                for segment in window:
-                    history.extend(segment.tokens)
-                    segments.append(replace(segment, id=len(segments)))
-            if result.temperature > _PROMPT_RESET_TEMPERATURE:  # a sampled window does not prompt the next
-                prompt_from = len(history)
-            result = None
-            if seek <= start:  # cut at its own start: nothing usable here; the audio after it still counts
-                seek = start + size
-            if seek >= content:
-                break
-        duration = len(audio) / MODEL_SAMPLE_RATE
-        segments, dropped = within_audio(segments, duration)
-        probability = (first.language_probs or {}).get(first.language) if first.language_probs else None
-        stopped = [f"decoding stopped at {seek / FRAMES_PER_SEC:.1f} s: too many windows"] if seek < content else []
-        return self._transcription(segments, first.language, probability, duration, options, [*dropped, *stopped])
-
     def _prompted(self, options: Any, prompt: list[int]) -> Any:
         """A later window's decoding options: the text so far as its prompt, the rest of the context its room."""
         room = self.model.dims.n_text_ctx - len(prompt) - 4  # <|startofprev|> + the 3-token SOT sequence
         return replace(options, prompt=prompt or None, sample_len=min(options.sample_len or _PROMPT_TOKENS + 1, room))
 
-    def _fallback(self, mel: Any, result: Any, options: Any, language: str) -> Any:
-        """faster-whisper's temperature fallback for one window: a decoding whose text compresses too
-        well (a loop) or whose tokens are unlikely is sampled again at rising temperatures (best of 5),
-        unless the window looks silent; if none passes, the likeliest that does not loop is kept.
-        Without it, noise padded to the window decoded to "I'm sorry, I'm sorry, ..." where the
-        CTranslate2 engine returns nothing."""
-        tried, not_looping = [], []
-        for temperature in (None, *_FALLBACK_TEMPERATURES):
-            if temperature is not None:
-                sampled = replace(options, temperature=temperature, beam_size=None, best_of=_BEST_OF)
-                [result] = self.decode(mel[None], sampled, [language])
-            tried.append(result)
-            loops = result.compression_ratio > HALLUCINATION.max_compression_ratio
-            unlikely = result.avg_logprob < HALLUCINATION.min_avg_logprob
-            if not loops:
-                not_looping.append(result)
-            if not (loops or unlikely) or (unlikely and result.no_speech_prob > _NO_SPEECH):  # good, or silence
-                return result
-        return max(not_looping or tried, key=lambda r: r.avg_logprob)
-
-    def decode(self, mels: Any, options: Any, languages: list[str] | None = None) -> list[Any]:
+    def decode(
+        self, mels: Any, options: Any, languages: list[str] | None = None, prompts: list[list[int]] | None = None
+    ) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them);
-        ``languages``: each clip's own (None: ``options.language`` for all, or detection)."""
+        ``languages``: each clip's own (None: ``options.language`` for all, or detection); ``prompts``:
+        each clip's own, of the length of ``options.prompt`` (None: that one for all)."""
         with self._torch.inference_mode():
-            return batched_task_class()(self.model, options, languages).run(mels)  # type: ignore[no-any-return]
+            task = batched_task_class()(self.model, options, languages, prompts)
+            return task.run(mels)  # type: ignore[no-any-return]
 
     def _with_words(self, segments: list[Segment], tokenizer: Any, mel: Any, frames: int, seek: int) -> list[Segment]:
         """Word times by cross-attention alignment over one window (``frames`` of audio from ``seek``)."""

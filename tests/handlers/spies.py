@@ -50,3 +50,26 @@ class CallSizes:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
+
+
+class Decode:
+    """One batched decode of the openai-whisper engine: its rows, temperature and per-row prompt length."""
+
+    def __init__(self, rows: int, temperature: float, prompt_tokens: int) -> None:
+        self.rows, self.temperature, self.prompt_tokens = rows, temperature, prompt_tokens
+
+    def __repr__(self) -> str:
+        return f"Decode(rows={self.rows}, temperature={self.temperature}, prompt_tokens={self.prompt_tokens})"
+
+
+def record_decodes(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[Decode]:
+    """Each ``OpenAIWhisperASR.decode`` call, in order (``monkeypatch.undo()`` stops the recording)."""
+    decodes: list[Decode] = []
+    real = engine.decode
+
+    def spy(mels: Any, options: Any, languages: Any = None, prompts: Any = None) -> Any:
+        decodes.append(Decode(int(mels.shape[0]), float(options.temperature), len(prompts[0]) if prompts else 0))
+        return real(mels, options, languages, prompts)
+
+    monkeypatch.setattr(engine, "decode", spy)
+    return decodes

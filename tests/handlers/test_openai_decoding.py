@@ -90,3 +90,32 @@ def test_a_batch_decodes_each_clip_as_the_stock_loop_decodes_it_alone(engine: Op
     same = sum(b.tokens == a.tokens for b, a in zip(batched, alone, strict=True))
     assert same >= len(corpus) - 1, [(b.text, a.text) for b, a in zip(batched, alone, strict=True)]
     assert all(b.text for b in batched)
+
+
+def test_each_row_is_prompted_with_its_own_text_as_the_stock_loop_prompts_it_alone(engine: OpenAIWhisperASR) -> None:
+    """``row_prompts``: clips with different text so far (one length) share a decode, each row as the
+    stock loop decodes its clip with that prompt; a prompt of another length is refused, not misread."""
+    corpus = ENGLISH[:3]
+    tokenizer = tokenizer_module.get_tokenizer(True, num_languages=99, language="en", task="transcribe")
+    # the second prompt's style (no capitals, no punctuation) is one Whisper follows: its clip's text changes
+    texts = [" Governor Philip sailed to England.", " okay so um i dont really use any punctuation", " Awake ye kings!"]
+    encoded = [tokenizer.encode(t) for t in texts]
+    shared = min(len(p) for p in encoded)
+    prompts = [p[len(p) - shared :] for p in encoded]
+    mels = torch.stack([_mel(engine, c.path) for c in corpus])
+    options = decoding.DecodingOptions(language="en", beam_size=5, fp16=False, prompt=prompts[0])
+    with torch.inference_mode():
+        batched = batched_task_class()(engine.model, options, None, prompts).run(mels)
+        alone = [
+            decoding.DecodingTask(engine.model, decoding.DecodingOptions(**{**options.__dict__, "prompt": p})).run(
+                mel[None]
+            )[0]
+            for mel, p in zip(mels, prompts, strict=True)
+        ]
+        misread = decoding.DecodingTask(engine.model, options).run(mels[1][None])[0]  # the first row's prompt
+    assert misread.tokens != alone[1].tokens, (misread.text, alone[1].text)
+    same = sum(b.tokens == a.tokens for b, a in zip(batched, alone, strict=True))
+    assert same >= len(corpus) - 1, [(b.text, a.text) for b, a in zip(batched, alone, strict=True)]
+    assert batched[1].tokens == alone[1].tokens, (batched[1].text, alone[1].text)
+    with pytest.raises(ValueError, match="row prompts"):
+        batched_task_class()(engine.model, options, None, [prompts[0], prompts[1][1:]])

@@ -14,6 +14,7 @@ from handlers.whisper.ct2_checkpoint import openai_state, read_ct2
 from handlers.whisper.openai_engine import OpenAIWhisperASR
 from scripts.paths import WHISPER_WEIGHTS
 from tests.conftest import clips
+from tests.handlers.spies import record_decodes
 from wire.audio import read_audio_file
 from wire.errors import WireError
 from wire.options import DecodeOptions
@@ -54,19 +55,11 @@ def test_the_converted_weights_fill_every_parameter_exactly() -> None:
 def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     engine: OpenAIWhisperASR, ct2: WhisperASR, monkeypatch: pytest.MonkeyPatch, language: str, corpus: list[Any]
 ) -> None:
-    calls: list[int] = []
-    real = engine.decode
-
-    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
-        calls.append(int(mels.shape[0]))
-        return real(mels, options, languages)
-
-    monkeypatch.setattr(engine, "decode", spy)
+    decodes = record_decodes(engine, monkeypatch)
     jobs = [(read_audio_file(c.path, 16000).samples, DecodeOptions(language=language)) for c in corpus]
     ours = engine.transcribe_many(jobs)
     theirs = ct2.transcribe_many(jobs)
-    # the whole batch's first windows in one batched decode; a clip's unfinished tail then alone
-    assert calls[0] == len(jobs) and all(n == 1 for n in calls[1:])
+    assert decodes[0].rows == len(jobs)  # the whole batch's first windows in one batched decode
     assert all(isinstance(r, Transcription) for r in ours + theirs)
     refs = [c.transcript for c in corpus]
     ours_wer = wer(refs, [r.text for r in ours], language)  # type: ignore[union-attr]
@@ -90,14 +83,7 @@ def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
 def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refused(
     engine: OpenAIWhisperASR, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    real = engine.decode
-
-    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
-        calls.append(int(mels.shape[0]))
-        return real(mels, options, languages)
-
-    monkeypatch.setattr(engine, "decode", spy)
+    decodes = record_decodes(engine, monkeypatch)
     en = read_audio_file(ENGLISH[0].path, 16000).samples
     ru = read_audio_file(RUSSIAN[0].path, 16000).samples
     out = engine.transcribe_many(
@@ -109,7 +95,7 @@ def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refuse
         ]
     )
     # English (word timestamps or not) and Russian in one decode, each clip with its own language token
-    assert calls[0] == 3 and all(n == 1 for n in calls[1:])
+    assert decodes[0].rows == 3
     assert isinstance(out[2], WireError) and "faster-whisper" in out[2].detail
     words_en, plain_en, ru_result = out[0], out[3], out[1]
     assert isinstance(words_en, Transcription) and isinstance(plain_en, Transcription)
@@ -119,9 +105,9 @@ def test_languages_share_a_decode_other_options_split_it_and_hotwords_are_refuse
     assert isinstance(ru_alone, Transcription) and ru_result.text == ru_alone.text
     assert any("\u0400" <= ch <= "\u04ff" for ch in ru_result.text)  # Cyrillic: the Russian token was used
     # a clip whose language is to be detected decodes apart from those whose language is given
-    calls.clear()
+    decodes.clear()
     detected = engine.transcribe_many([(ru, DecodeOptions(language=None)), (en, DecodeOptions(language="en"))])
-    assert len(calls) >= 2 and set(calls) == {1}
+    assert [d.rows for d in decodes[:2]] == [1, 1]
     assert isinstance(detected[0], Transcription) and detected[0].language == "ru"
     words = [w for s in words_en.segments for w in s.words or []]
     assert len(words) >= 3 and all(
@@ -172,14 +158,21 @@ def test_a_window_is_cut_as_faster_whisper_cuts_it() -> None:
     assert single and seek == 1200  # one timestamp ends it: no speech after, the window is done
 
 
-def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(engine: OpenAIWhisperASR, ct2: WhisperASR) -> None:
+def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(
+    engine: OpenAIWhisperASR, ct2: WhisperASR, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Noise decodes at temperature 0 to a loop ("I'm sorry, I'm sorry, ..."): the fallback ladder
-    samples it again until the window reads as silence, as faster-whisper's does; a clip shorter than
-    the STFT's reflection still decodes."""
+    samples it again until the window reads as silence, as faster-whisper's does, the ladders of a
+    batch's clips in shared decodes; a clip shorter than the STFT's reflection still decodes."""
     rng = np.random.default_rng(0)
     jobs = [((rng.standard_normal(n) * 0.01).astype(np.float32), DecodeOptions(language="en")) for n in (16000, 20)]
-    ours, theirs = engine.transcribe_many(jobs), ct2.transcribe_many(jobs)
-    for mine, reference in zip(ours, theirs, strict=True):
+    decodes = record_decodes(engine, monkeypatch)
+    ours = engine.transcribe_many([*jobs, jobs[0]])
+    monkeypatch.undo()
+    theirs = ct2.transcribe_many(jobs)
+    print(decodes)
+    assert any(d.rows >= 2 and d.temperature > 0 for d in decodes), decodes  # one sampled decode, two clips
+    for mine, reference in zip(ours, [*theirs, theirs[0]], strict=True):
         assert isinstance(mine, Transcription) and isinstance(reference, Transcription)
         assert mine.text == reference.text == ""
     # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
@@ -192,30 +185,31 @@ def test_a_clip_longer_than_a_window_takes_the_same_loop_its_first_window_in_the
 ) -> None:
     """A direct TorchServe call may send more than 30 s: faster-whisper's window loop over it, as
     CTranslate2 decodes it (openai-whisper's own long-form loop pads the audio and hears it otherwise)."""
-    calls: list[int] = []
-    real = engine.decode
-
-    def spy(mels: Any, options: Any, languages: list[str] | None = None) -> Any:
-        calls.append(int(mels.shape[0]))
-        return real(mels, options, languages)
-
     gap = np.zeros(8000, dtype=np.float32)
     picked = ENGLISH[::3]  # 7 clips, 48.8 s with half a second between them
     long = np.concatenate([part for c in picked for part in (read_audio_file(c.path, 16000).samples, gap)])
     short = read_audio_file(ENGLISH[1].path, 16000).samples
     assert len(long) / 16000 > 45
-    jobs = [(long, DecodeOptions(language="en", word_timestamps=True)), (short, DecodeOptions(language="en"))]
-    monkeypatch.setattr(engine, "decode", spy)
+    jobs = [
+        (long, DecodeOptions(language="en", word_timestamps=True)),
+        (short, DecodeOptions(language="en")),
+        (long, DecodeOptions(language="en")),
+    ]
+    decodes = record_decodes(engine, monkeypatch)
     ours = engine.transcribe_many(jobs)
     monkeypatch.undo()
-    theirs = ct2.transcribe_many(jobs)
-    assert calls[0] == 2 and all(n == 1 for n in calls[1:])  # both first windows in one decode, then the rest
-    [alone] = engine.transcribe_many(jobs[1:])
+    theirs = ct2.transcribe_many(jobs[:2])
+    assert decodes[0].rows == 3  # the first windows in one decode
+    # the long clips' later windows share decodes too, each prompted with its own text so far
+    assert any(d.rows == 2 and d.prompt_tokens > 0 for d in decodes[1:]), decodes
+    [alone] = engine.transcribe_many(jobs[1:2])
     mine, reference = ours[0], theirs[0]
     assert isinstance(mine, Transcription) and isinstance(reference, Transcription) and not mine.warnings
     assert normalize(mine.text) == normalize(reference.text)
     assert wer([" ".join(c.transcript for c in picked)], [mine.text], "en") < 0.2
     assert isinstance(ours[1], Transcription) and isinstance(alone, Transcription) and ours[1].text == alone.text
+    plain = ours[2]
+    assert isinstance(plain, Transcription) and wer([" ".join(c.transcript for c in picked)], [plain.text], "en") < 0.2
     # the segments go on past the first window, in order, within the audio, each word inside its segment
     times = [(s.start, s.end) for s in mine.segments]
     assert times == sorted(times) and times[-1][1] > 40 and all(0 <= a <= b <= mine.duration for a, b in times)
