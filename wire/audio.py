@@ -213,7 +213,7 @@ def _decode(
         warnings.append(f"skipped {skipped} damaged packet(s), about {skipped_sec:.2f} s of audio")
     if missing > limits.short_warning_sec:
         warnings.append(
-            f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: its end is missing"
+            f"only {got:.1f} s of the {declared:.1f} s the file declares could be decoded: part of it is missing or damaged"
         )
     elif cut:
         warnings.append("the container ended early; the audio decoded up to that point is complete")

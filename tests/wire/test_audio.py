@@ -149,3 +149,18 @@ def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
     # the old decoder stopped at the first bad frame: 30 of 60 s, and no word of it
     assert decoded.seconds > 0.95 * len(speech) / SR
     assert decoded.warnings and "damaged packet" in decoded.warnings[0]
+
+
+def test_an_ogg_file_missing_pages_in_the_middle_says_so_or_is_refused(jfk: Path) -> None:
+    """FFmpeg skips the gap without an error; the last page's granule position still gives the whole length."""
+    whole = encode(read_audio_file(jfk, SR).samples, "ogg", "libopus")  # 11 s, about one second per page
+    pages = [i for i in range(len(whole)) if whole.startswith(b"OggS", i)]
+    middle = len(pages) // 2
+
+    def without(first: int, last: int) -> bytes:
+        return whole[: pages[first]] + whole[pages[last + 1] :]
+
+    one_lost = decode_audio(without(middle, middle), LIMITS, SR)
+    assert one_lost.seconds < 10.5 and any("missing or damaged" in w for w in one_lost.warnings), one_lost.warnings
+    with pytest.raises(WireError, match="damaged or cut"):
+        decode_audio(without(2, len(pages) - 3), LIMITS, SR)

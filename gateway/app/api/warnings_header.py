@@ -1,6 +1,6 @@
 """``X-AudioCore-Warnings``: what decoding (or the model) had to work around, on every route that takes audio.
 
-A 200 for a file whose damaged packets were skipped, or whose end is missing, must say so. The transcript
+A 200 for a file whose damaged packets were skipped, or whose audio is partly missing, must say so. The transcript
 bodies carry it in ``raw.warnings``; enhance, diarize, the speaker routes and OpenAI's formats have no place
 for it in their bodies, so every one of them sends the list in this header, as JSON (ASCII, one line).
 """
