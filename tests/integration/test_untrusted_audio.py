@@ -4,6 +4,7 @@ abandoned requests, and a model worker killed under load."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -94,11 +95,26 @@ def test_every_route_that_takes_audio_says_when_the_end_was_missing(gw: Gateway,
         ),
     }
     httpx.delete(f"{gw.url}/speaker/speakers/cut-wav", timeout=TIMEOUT)
+    answers["known voice"] = httpx.post(  # the whole file, the cut one as a known speaker's reference clip
+        f"{gw.url}/v1/audio/transcriptions",
+        files={"file": ("a.wav", whole)},
+        data={
+            "model": "whisper-1",
+            "language": "en",
+            "response_format": "diarized_json",
+            "known_speaker_names[]": ["kennedy"],
+            "known_speaker_references[]": ["data:audio/wav;base64," + base64.b64encode(short).decode()],
+        },
+        timeout=TIMEOUT,
+    )
     for route, r in answers.items():
         assert r.status_code == 200, (route, r.text)
         said = json.loads(r.headers["X-AudioCore-Warnings"])
         assert len(said) == 1 and "11.0 s the file declares" in said[0], (route, said)
     assert json.loads(answers["verify"].headers["X-AudioCore-Warnings"])[0].startswith("reference: ")
+    assert json.loads(answers["known voice"].headers["X-AudioCore-Warnings"])[0].startswith(
+        "known_speaker_references[0]: "
+    )
     whole_answer = _post(gw, "/audio/enhance", whole)
     assert whole_answer.status_code == 200 and "X-AudioCore-Warnings" not in whole_answer.headers
 

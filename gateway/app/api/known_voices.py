@@ -22,8 +22,9 @@ _MIN_VOICED_SEC = 1.0
 
 async def known_voices(
     names: list[str], references: list[str], decoder: AudioDecoder, speakers: Speakers
-) -> dict[str, np.ndarray]:
-    """Name -> embedding of each reference clip; InvalidRequest (400) naming the field at fault."""
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Name -> embedding of each reference clip, and what decoding them had to work around (each warning
+    prefixed with its field); InvalidRequest (400) naming the field at fault."""
     if len(names) != len(references):
         raise InvalidRequest("known_speaker_names[] and known_speaker_references[] must have as many entries")
     if len(names) > MAX_KNOWN_SPEAKERS:
@@ -31,18 +32,20 @@ async def known_voices(
     if len(set(names)) != len(names) or not all(0 < len(n) <= 64 for n in names):
         raise InvalidRequest("known_speaker_names[] must be distinct names of 1-64 characters")
     voices: dict[str, np.ndarray] = {}
+    warnings: list[str] = []
     for n, (name, url) in enumerate(zip(names, references, strict=True)):
         field = f"known_speaker_references[{n}]"
         data = _data_url(url, field)
         try:
-            audio = (await decoder.decode(io.BytesIO(data))).samples
-            embedded, voiced = await speakers.embed_voiced(audio)
+            decoded = await decoder.decode(io.BytesIO(data))
+            embedded, voiced = await speakers.embed_voiced(decoded.samples)
         except WireError as exc:
             raise InvalidRequest(f"{field}: {exc.detail}") from exc
         if voiced < _MIN_VOICED_SEC:
             raise InvalidRequest(f"{field} holds {voiced:.1f} s of voice: at least {_MIN_VOICED_SEC:g} s is needed")
         voices[name] = embedded
-    return voices
+        warnings += [f"{field}: {warning}" for warning in decoded.warnings]
+    return voices, warnings
 
 
 def _data_url(url: str, field: str) -> bytes:

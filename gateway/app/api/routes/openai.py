@@ -94,7 +94,9 @@ async def create_transcription(
     )
     audio = await decoder.decode(upload_source(file))
     if diarized:
-        voices = await known_voices(known_speaker_names or [], known_speaker_references or [], decoder, speakers)
+        voices, voice_warnings = await known_voices(
+            known_speaker_names or [], known_speaker_references or [], decoder, speakers
+        )
         both = run_pair(
             transcriber.transcribe(audio, options),
             diarizer.diarize(tenant, audio.samples, DiarizeOptions(), voices=voices, unnamed=letters),
@@ -110,7 +112,7 @@ async def create_transcription(
             ],
         )
         response: Response = JSONResponse(body.model_dump())
-        report_warnings(response, result.warnings)
+        report_warnings(response, [*result.warnings, *voice_warnings])
         return response
     if stream:  # what the decoder had to work around is known before the first event
         response = StreamingResponse(
