@@ -15,12 +15,13 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
 - ``ctranslate2``: the PyPI wheel's CUDA support on that machine: device count, compute types, the
   CUDA 12 libraries it loads at run time, and one encode of a tiny random Whisper model on the GPU.
 - ``throughput``: 1, 8 and 32 real 30 s windows (AMI meeting excerpts) as one batched decode, beam 5:
-  audio-seconds per second and peak GPU memory; and the 8 windows one after another, for the ratio.
+  audio-seconds per second, peak GPU memory and the rows of each decode the batch took; and the 8
+  windows one after another, for the ratio.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
 - ``features``: the engine's paths beyond one-language batches: a 60 s recording through the window
   loop, English and Russian clips in one batch, language detection, translation and a sampled decode.
-- ``profile``: one decode of the largest batch under torch.profiler: the GPU's busy time against
+- ``profile``: the largest batch's first windows as one decode under torch.profiler: the GPU's busy time against
   the wall, kernel launches, decoding steps, and the top operators by host and by device time.
 """
 
@@ -346,6 +347,14 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         sync()
         return time.perf_counter() - t0, results
 
+    decodes: list[int] = []  # the rows of each batched decode, to see the rounds behind a figure
+    real_decode = engine.decode
+
+    def counted(mels: Any, *args: Any) -> Any:
+        decodes.append(int(mels.shape[0]))
+        return real_decode(mels, *args)
+
+    engine.decode = counted  # type: ignore[method-assign,assignment]
     timed(windows[:2])  # CUDA context, kernels, allocator: not part of any figure
     transcripts: dict[str, Any] = {}
     corpora = {language: corpus[:per_corpus] for language, corpus in meta["corpora"].items()}
@@ -379,6 +388,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
             torch.cuda.reset_peak_memory_stats()
         times = []
         for _ in range(3 if n < 32 else 2):
+            decodes.clear()
             seconds, results = timed(batch)
             times.append(seconds)
         failed = [str(r) for r in results if isinstance(r, Exception)]
@@ -391,6 +401,8 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
                 "peak_gib": 0.0 if dry else gib(torch.cuda.max_memory_allocated()),
                 "failed": failed[:3],
                 "words": sum(len(r.text.split()) for r in results if not isinstance(r, Exception)),
+                "decodes": len(decodes),
+                "decode_rows": decodes[:40],
             }
         )
         report["throughput"] = rows
@@ -410,9 +422,17 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
     done("one after another")
     if not profiled:
         return
+    # the first windows' one batched decode: the whole window loop under the profiler records millions of
+    # kernel events (the first H100 try this session spent its last 400 s there and saved nothing)
+    from whisper.decoding import DecodingOptions
+
+    from handlers.whisper.openai_windows import window_features
+
     largest = [windows[i % len(windows)] for i in range(max(batches))]
+    mels = torch.stack([window_features(engine._features(w), 0) for w in largest])
+    first = DecodingOptions(language="en", beam_size=5, fp16=engine.fp16)
     try:
-        report["profile"] = _profile(lambda: timed(largest), dry)
+        report["profile"] = _profile(lambda: real_decode(mels, first), dry)
     except Exception as exc:  # noqa: BLE001 - a diagnostic: the figures above stand without it
         report["profile_error"] = f"{type(exc).__name__}: {exc}"[:2000]
 
