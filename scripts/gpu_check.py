@@ -15,8 +15,8 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
 - ``ctranslate2``: the PyPI wheel's CUDA support on that machine: device count, compute types, the
   CUDA 12 libraries it loads at run time, and one encode of a tiny random Whisper model on the GPU.
 - ``throughput``: 1, 8 and 32 real 30 s windows (AMI meeting excerpts) as one batched decode, beam 5:
-  audio-seconds per second, peak GPU memory and the rows of each decode the batch took; and the 8
-  windows one after another, for the ratio.
+  audio-seconds per second, peak GPU memory and the rows of each decode the batch took; the 8
+  windows one after another, for the ratio; and the batches again with ``fallback_at_once``.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
 - ``features``: the engine's paths beyond one-language batches: a 60 s recording through the window
@@ -420,6 +420,27 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         "audio_sec_per_sec": round(sequential * WINDOW_SEC / min(one_by_one), 1),
     }
     done("one after another")
+    # the fallback ladder's rungs in one decode (fallback_at_once): the same batches, for the ratio
+    import dataclasses
+
+    engine.config = dataclasses.replace(engine.config, fallback_at_once=True)
+    at_once = []
+    for n in batches[1:]:
+        batch = [windows[i % len(windows)] for i in range(n)]
+        decodes.clear()
+        seconds, results = timed(batch)
+        at_once.append(
+            {
+                "windows": n,
+                "sec": round(seconds, 3),
+                "audio_sec_per_sec": round(n * WINDOW_SEC / seconds, 1),
+                "decodes": len(decodes),
+                "failed": [str(r) for r in results if isinstance(r, Exception)][:3],
+            }
+        )
+        report["throughput_fallback_at_once"] = at_once
+        done(f"batch of {n}, fallback at once")
+    engine.config = dataclasses.replace(engine.config, fallback_at_once=False)
     if not profiled:
         return
     # the first windows' one batched decode: the whole window loop under the profiler records millions of

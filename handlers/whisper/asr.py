@@ -59,6 +59,11 @@ class WhisperConfig:
     # Decode the first window of a TorchServe batch's clips as one batched encode + generate
     # (handlers/whisper/first_window.py); off: each clip alone, as faster-whisper does.
     batch_first_window: bool = True
+    # openai-whisper engine: a window whose decoding fails the fallback checks is sampled at every
+    # remaining temperature in one decode (each row its own), not one temperature after another. The
+    # same outcomes (the first rung that passes is kept); more arithmetic, fewer decodes: for a GPU,
+    # where a decode costs about the same for 1 row or 40. Not yet measured on one: off by default.
+    fallback_at_once: bool = False
 
 
 def resolve_device(device: str, compute_type: str) -> tuple[str, str]:

@@ -57,7 +57,7 @@ def timestamp_rules(logits: Any, tokens: Any, tokenizer: Any, sample_begin: int,
 def batched_task_class() -> Any:
     """The decode task for a batch of clips (built once, on first use: openai-whisper loads lazily).
 
-    Five changes to ``whisper.decoding.DecodingTask``:
+    Six changes to ``whisper.decoding.DecodingTask``:
     - beam search over several clips works: since openai/whisper#1483 the encoder output is no longer
       repeated per beam, which only broadcasts for one clip (openai/whisper#2197, still open); here
       it is repeated as the rest of ``run`` expects, and language detection sees one row per clip;
@@ -66,11 +66,32 @@ def batched_task_class() -> Any:
     - clips of different languages share a decode: ``row_languages`` puts each clip's language token
       in its own prompt, where openai-whisper writes the detected ones when it detects;
     - clips with different text so far share a decode: ``row_prompts`` (each as long as the options'
-      prompt) are written in place of the options' prompt, row by row.
+      prompt) are written in place of the options' prompt, row by row;
+    - clips sampled at different temperatures share a decode: ``row_temperatures`` (the results still
+      carry the options' temperature: the caller knows each row's).
     """
     import torch
     import torch.nn.functional as F
-    from whisper.decoding import ApplyTimestampRules, BeamSearchDecoder, DecodingTask
+    from torch.distributions import Categorical
+    from whisper.decoding import ApplyTimestampRules, BeamSearchDecoder, DecodingTask, GreedyDecoder
+
+    class RowTemperatureSampling(GreedyDecoder):
+        """``GreedyDecoder``'s sampling with each row at its own temperature (all above 0)."""
+
+        def __init__(self, temperatures: list[float], eot: int) -> None:
+            super().__init__(temperatures[0], eot)
+            self.row_temperatures = temperatures
+
+        def update(self, tokens: Any, logits: Any, sum_logprobs: Any) -> tuple[Any, bool]:
+            scale = torch.tensor(self.row_temperatures, dtype=logits.dtype, device=logits.device)[:, None]
+            next_tokens = Categorical(logits=logits / scale).sample()
+            logprobs = F.log_softmax(logits.float(), dim=-1)
+            current = logprobs[torch.arange(logprobs.shape[0]), next_tokens]
+            finished = tokens[:, -1] == self.eot
+            sum_logprobs += current * ~finished
+            next_tokens[finished] = self.eot
+            tokens = torch.cat([tokens, next_tokens[:, None]], dim=-1)
+            return tokens, bool((tokens[:, -1] == self.eot).all())
 
     class OneSyncBeamSearch(BeamSearchDecoder):
         finished_sequences: list[dict[tuple[int, ...], float]] | None
@@ -139,10 +160,16 @@ def batched_task_class() -> Any:
             options: Any,
             row_languages: list[str] | None = None,
             row_prompts: list[list[int]] | None = None,
+            row_temperatures: list[float] | None = None,
         ) -> None:
             super().__init__(model, options)
             self.row_languages = row_languages
             self.row_prompts = row_prompts
+            if row_temperatures is not None:
+                if self.n_group < 1 or options.beam_size is not None or min(row_temperatures) <= 0:
+                    raise ValueError("row temperatures are for sampling, each above 0")
+                per_row = [t for t in row_temperatures for _ in range(self.n_group)]  # best_of rows per clip
+                self.decoder = RowTemperatureSampling(per_row, self.tokenizer.eot)
             if row_prompts is not None:
                 length = len(options.prompt or ())
                 if self.initial_tokens[0] != self.tokenizer.sot_prev or any(len(p) != length for p in row_prompts):

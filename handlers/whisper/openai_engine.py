@@ -166,12 +166,16 @@ class OpenAIWhisperASR:
         well (a loop) or whose tokens are unlikely is sampled again at rising temperatures (best of 5),
         unless the window looks silent; if none passes, the likeliest that does not loop is kept.
         Without it, noise padded to the window decoded to "I'm sorry, I'm sorry, ..." where the
-        CTranslate2 engine returns nothing."""
-        tried, not_looping = [], []
-        for temperature in (None, *_FALLBACK_TEMPERATURES):
-            if temperature is not None:
-                sampled = replace(request.options, temperature=temperature, beam_size=None, best_of=_BEST_OF)
-                result = yield replace(request, options=sampled)
+        CTranslate2 engine returns nothing. With ``fallback_at_once`` the rungs left are sampled in one
+        decode the first time one is needed, then taken in order: the same outcome, fewer decodes."""
+        tried: list[Any] = []
+        not_looping: list[Any] = []
+        ahead: list[Any] = []
+        for rung in range(len(_FALLBACK_TEMPERATURES) + 1):
+            if rung:
+                if not ahead:
+                    ahead = yield from self._sampled(request, _FALLBACK_TEMPERATURES[rung - 1 :])
+                result = ahead.pop(0)
             tried.append(result)
             loops = result.compression_ratio > HALLUCINATION.max_compression_ratio
             unlikely = result.avg_logprob < HALLUCINATION.min_avg_logprob
@@ -181,17 +185,37 @@ class OpenAIWhisperASR:
                 return result
         return max(not_looping or tried, key=lambda r: r.avg_logprob)
 
+    def _sampled(self, request: Request, temperatures: tuple[float, ...]) -> Generator[Request, Any, list[Any]]:
+        """The window sampled at the first of ``temperatures``, or with ``fallback_at_once`` at each."""
+        if not self.config.fallback_at_once:
+            temperatures = temperatures[:1]
+        sampled = replace(request.options, temperature=temperatures[0], beam_size=None, best_of=_BEST_OF)
+        if len(temperatures) == 1:
+            return [(yield replace(request, options=sampled))]
+        return list((yield replace(request, options=sampled, rungs=temperatures)))
+
     def _decode_requests(self, requests: list[Request]) -> list[Any]:
         """One decode for requests of one key (``Request.key``): their windows stacked, each clip's
         language token and prompt in its own row, prompts trimmed to the shortest's length."""
         head = requests[0]
+        if head.rungs:  # one row per request and temperature; each request gets its rows' results
+            rows = [replace(r, rungs=()) for r in requests for _ in head.rungs]
+            temperatures = [t for _ in requests for t in head.rungs]
+            results = self._decode_rows(rows, temperatures)
+            results = [replace(res, temperature=t) for res, t in zip(results, temperatures, strict=True)]
+            n = len(head.rungs)
+            return [results[i : i + n] for i in range(0, len(results), n)]
+        return self._decode_rows(requests, None)
+
+    def _decode_rows(self, requests: list[Request], temperatures: list[float] | None) -> list[Any]:
+        head = requests[0]
         mels = self._torch.stack([r.mel for r in requests])
         languages = None if head.language is None else [r.language or "" for r in requests]
         if not head.prompt:
-            return self.decode(mels, head.options, languages)
+            return self.decode(mels, head.options, languages, None, temperatures)
         shared = min(len(r.prompt) for r in requests)
         prompts = [list(r.prompt[len(r.prompt) - shared :]) for r in requests]
-        return self.decode(mels, self._prompted(head.options, prompts[0]), languages, prompts)
+        return self.decode(mels, self._prompted(head.options, prompts[0]), languages, prompts, temperatures)
 
     def _features(self, audio: np.ndarray) -> Any:
         """The log-mel features faster-whisper computes for a clip, so both engines hear the same.
@@ -220,13 +244,19 @@ class OpenAIWhisperASR:
         return replace(options, prompt=prompt or None, sample_len=min(options.sample_len or _PROMPT_TOKENS + 1, room))
 
     def decode(
-        self, mels: Any, options: Any, languages: list[str] | None = None, prompts: list[list[int]] | None = None
+        self,
+        mels: Any,
+        options: Any,
+        languages: list[str] | None = None,
+        prompts: list[list[int]] | None = None,
+        temperatures: list[float] | None = None,
     ) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them);
         ``languages``: each clip's own (None: ``options.language`` for all, or detection); ``prompts``:
-        each clip's own, of the length of ``options.prompt`` (None: that one for all)."""
+        each clip's own, of the length of ``options.prompt`` (None: that one for all); ``temperatures``:
+        each clip's own, when sampling (None: ``options.temperature`` for all)."""
         with self._torch.inference_mode():
-            task = batched_task_class()(self.model, options, languages, prompts)
+            task = batched_task_class()(self.model, options, languages, prompts, temperatures)
             return task.run(mels)  # type: ignore[no-any-return]
 
     def _with_words(self, segments: list[Segment], tokenizer: Any, mel: Any, frames: int, seek: int) -> list[Segment]:

@@ -47,10 +47,13 @@ class Request:
     options: Any  # whisper.decoding.DecodingOptions, a frozen dataclass: hashable
     prompt: tuple[int, ...]
     language: str | None
+    # Sampled at each of these temperatures, one row each (``options`` has the first): the result is
+    # then the list of their results, in this order.
+    rungs: tuple[float, ...] = ()
 
     def key(self) -> tuple[Any, ...]:
         """Requests with equal keys can be one decode (their prompts trimmed to one length)."""
-        return (self.options, bool(self.prompt), self.language is None)
+        return (self.options, bool(self.prompt), self.language is None, self.rungs)
 
 
 Loop = Generator[Request, Any, Any]

@@ -53,13 +53,18 @@ class CallSizes:
 
 
 class Decode:
-    """One batched decode of the openai-whisper engine: its rows, temperature and per-row prompt length."""
+    """One batched decode of the openai-whisper engine: its rows, temperature (the first row's, when each row
+    has its own), the rows' temperatures, and per-row prompt length."""
 
-    def __init__(self, rows: int, temperature: float, prompt_tokens: int) -> None:
+    def __init__(self, rows: int, temperature: float, prompt_tokens: int, temperatures: list[float] | None) -> None:
         self.rows, self.temperature, self.prompt_tokens = rows, temperature, prompt_tokens
+        self.temperatures = temperatures
 
     def __repr__(self) -> str:
-        return f"Decode(rows={self.rows}, temperature={self.temperature}, prompt_tokens={self.prompt_tokens})"
+        return (
+            f"Decode(rows={self.rows}, temperature={self.temperature}, prompt_tokens={self.prompt_tokens},"
+            f" temperatures={self.temperatures})"
+        )
 
 
 def record_decodes(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[Decode]:
@@ -67,9 +72,10 @@ def record_decodes(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[Decode]
     decodes: list[Decode] = []
     real = engine.decode
 
-    def spy(mels: Any, options: Any, languages: Any = None, prompts: Any = None) -> Any:
-        decodes.append(Decode(int(mels.shape[0]), float(options.temperature), len(prompts[0]) if prompts else 0))
-        return real(mels, options, languages, prompts)
+    def spy(mels: Any, options: Any, languages: Any = None, prompts: Any = None, temperatures: Any = None) -> Any:
+        rows, prompt_tokens = int(mels.shape[0]), len(prompts[0]) if prompts else 0
+        decodes.append(Decode(rows, float(options.temperature), prompt_tokens, temperatures))
+        return real(mels, options, languages, prompts, temperatures)
 
     monkeypatch.setattr(engine, "decode", spy)
     return decodes

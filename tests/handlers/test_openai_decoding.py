@@ -119,3 +119,19 @@ def test_each_row_is_prompted_with_its_own_text_as_the_stock_loop_prompts_it_alo
     assert batched[1].tokens == alone[1].tokens, (batched[1].text, alone[1].text)
     with pytest.raises(ValueError, match="row prompts"):
         batched_task_class()(engine.model, options, None, [prompts[0], prompts[1][1:]])
+
+
+def test_each_row_samples_at_its_own_temperature(engine: OpenAIWhisperASR) -> None:
+    """``row_temperatures``: a row near 0 samples what greedy decoding picks; a hot row beside it does not."""
+    mels = torch.stack([_mel(engine, c.path) for c in ENGLISH[:2]])
+    greedy = decoding.DecodingOptions(language="en", fp16=False)
+    sampled = decoding.DecodingOptions(language="en", fp16=False, temperature=0.001)
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        expected = batched_task_class()(engine.model, greedy).run(mels)
+        cool = batched_task_class()(engine.model, sampled, None, None, [0.001, 0.001]).run(mels)
+        mixed = batched_task_class()(engine.model, sampled, None, None, [0.001, 5.0]).run(mels)
+    assert [r.tokens for r in cool] == [r.tokens for r in expected]
+    assert mixed[0].tokens == expected[0].tokens and mixed[1].tokens != expected[1].tokens, mixed[1].text
+    with pytest.raises(ValueError, match="row temperatures"):
+        batched_task_class()(engine.model, decoding.DecodingOptions(beam_size=5, fp16=False), None, None, [0.2])

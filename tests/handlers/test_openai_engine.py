@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -170,11 +171,19 @@ def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(
     ours = engine.transcribe_many([*jobs, jobs[0]])
     monkeypatch.undo()
     theirs = ct2.transcribe_many(jobs)
-    print(decodes)
     assert any(d.rows >= 2 and d.temperature > 0 for d in decodes), decodes  # one sampled decode, two clips
     for mine, reference in zip(ours, [*theirs, theirs[0]], strict=True):
         assert isinstance(mine, Transcription) and isinstance(reference, Transcription)
         assert mine.text == reference.text == ""
+    # fallback_at_once: the rungs left sampled in one decode (each row its own temperature), the same outcome
+    decodes = record_decodes(engine, monkeypatch)
+    monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, fallback_at_once=True))
+    [at_once] = engine.transcribe_many(jobs[:1])
+    monkeypatch.undo()
+    assert isinstance(at_once, Transcription) and at_once.text == ""
+    ladders = [d for d in decodes if d.temperatures]
+    assert len(ladders) == 1 and ladders[0].temperatures == [0.2, 0.4, 0.6, 0.8, 1.0], decodes
+    assert not [d for d in decodes if d.temperature > 0 and not d.temperatures], decodes
     # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
     [fixed] = engine.transcribe_many([(jobs[0][0], DecodeOptions(language="en", temperature=0.0))])
     assert isinstance(fixed, Transcription) and fixed.text
