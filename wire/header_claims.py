@@ -90,6 +90,7 @@ class _OggPage:
     granule: int  # -1: no packet ends on this page
     serial: int
     payload: bytes
+    end: int  # where the page ends in the bytes it was read from
 
 
 def _ogg_page(data: bytes, at: int) -> _OggPage | None:
@@ -102,7 +103,7 @@ def _ogg_page(data: bytes, at: int) -> _OggPage | None:
     if len(table) != count or end > len(data):
         return None
     granule, serial = struct.unpack_from("<qI", data, at + 6)
-    return _OggPage(data[at + 5], granule, serial, data[at + 27 + count : end])
+    return _OggPage(data[at + 5], granule, serial, data[at + 27 + count : end], end)
 
 
 def _ogg_claim(head: bytes, tail: bytes) -> HeaderClaim:
@@ -123,7 +124,7 @@ def _ogg_last_page(tail: bytes) -> _OggPage | None:
     at = tail.rfind(_OGG_PAGE)
     while at >= 0:
         page = _ogg_page(tail, at)
-        if page is not None and at + 27 + tail[at + 26] + len(page.payload) == len(tail):
+        if page is not None and page.end == len(tail):
             return page
         at = tail.rfind(_OGG_PAGE, 0, at)
     return None
@@ -139,7 +140,7 @@ def _ogg_audio(head: bytes) -> tuple[int, int, int] | None:
         data = page.payload
         if data[:8] == b"OpusHead" and len(data) >= 12:
             return page.serial, 48000, struct.unpack_from("<H", data, 10)[0]  # Opus positions count at 48 kHz
-        at += 27 + head[at + 26] + len(page.payload)
+        at = page.end
     return None
 
 

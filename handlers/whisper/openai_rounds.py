@@ -97,7 +97,7 @@ def drive(loops: list[Loop], decode: Callable[[list[Request]], list[Any]]) -> li
             by_key[request.key()].append(i)
         for members in by_key.values():
             requests = [this_round[i] for i in members]
-            for group in prompt_groups(requests) if requests[0].prompt else [list(range(len(members)))]:
+            for group in prompt_groups(requests):  # unprompted requests are one group
                 clips = [members[j] for j in group]
                 try:
                     decoded = decode([this_round[i] for i in clips])

@@ -72,6 +72,7 @@ def test_an_ogg_length_is_only_read_from_the_audio_streams_own_last_page(speech:
     whole[last + 14 : last + 18] = (0x5EED).to_bytes(4, "little")  # another logical stream's serial number
     assert claim(bytes(whole)) == HeaderClaim()
     no_position = bytearray(encode(speech, "ogg", "libopus"))
+    last = no_position.rfind(b"OggS")
     no_position[last + 6 : last + 14] = b"\xff" * 8  # granule -1: no packet ends on the page
     assert claim(bytes(no_position)) == HeaderClaim()
 
