@@ -68,7 +68,9 @@ def batched_task_class() -> Any:
     - clips with different text so far share a decode: ``row_prompts`` (each as long as the options'
       prompt) are written in place of the options' prompt, row by row;
     - clips sampled at different temperatures share a decode: ``row_temperatures`` (the results still
-      carry the options' temperature: the caller knows each row's).
+      carry the options' temperature: the caller knows each row's);
+    - one window sampled at several temperatures is encoded once: with ``row_repeats`` k the mels come
+      in runs of k equal rows, and the encoder sees one row of each run.
     """
     import torch
     import torch.nn.functional as F
@@ -161,10 +163,12 @@ def batched_task_class() -> Any:
             row_languages: list[str] | None = None,
             row_prompts: list[list[int]] | None = None,
             row_temperatures: list[float] | None = None,
+            row_repeats: int = 1,
         ) -> None:
             super().__init__(model, options)
             self.row_languages = row_languages
             self.row_prompts = row_prompts
+            self.row_repeats = row_repeats
             if row_temperatures is not None:
                 if self.n_group < 1 or options.beam_size is not None or min(row_temperatures) <= 0:
                     raise ValueError("row temperatures are for sampling, each above 0")
@@ -186,7 +190,10 @@ def batched_task_class() -> Any:
             ]
 
         def _get_audio_features(self, mel: Any) -> Any:
-            return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
+            if mel.shape[0] % self.row_repeats:
+                raise ValueError(f"{mel.shape[0]} rows are not runs of {self.row_repeats}")
+            features = super()._get_audio_features(mel[:: self.row_repeats])
+            return features.repeat_interleave(self.row_repeats * self.n_group, dim=0)
 
         def _detect_language(self, audio_features: Any, tokens: Any) -> Any:
             # run() calls this once on the initial tokens, before the decoding loop: the one place to

@@ -201,21 +201,21 @@ class OpenAIWhisperASR:
         if head.rungs:  # one row per request and temperature; each request gets its rows' results
             rows = [replace(r, rungs=()) for r in requests for _ in head.rungs]
             temperatures = [t for _ in requests for t in head.rungs]
-            results = self._decode_rows(rows, temperatures)
+            results = self._decode_rows(rows, temperatures, repeats=len(head.rungs))  # each window encoded once
             results = [replace(res, temperature=t) for res, t in zip(results, temperatures, strict=True)]
             n = len(head.rungs)
             return [results[i : i + n] for i in range(0, len(results), n)]
         return self._decode_rows(requests, None)
 
-    def _decode_rows(self, requests: list[Request], temperatures: list[float] | None) -> list[Any]:
+    def _decode_rows(self, requests: list[Request], temperatures: list[float] | None, repeats: int = 1) -> list[Any]:
         head = requests[0]
         mels = self._torch.stack([r.mel for r in requests])
         languages = None if head.language is None else [r.language or "" for r in requests]
         if not head.prompt:
-            return self.decode(mels, head.options, languages, None, temperatures)
+            return self.decode(mels, head.options, languages, None, temperatures, repeats)
         shared = min(len(r.prompt) for r in requests)
         prompts = [list(r.prompt[len(r.prompt) - shared :]) for r in requests]
-        return self.decode(mels, self._prompted(head.options, prompts[0]), languages, prompts, temperatures)
+        return self.decode(mels, self._prompted(head.options, prompts[0]), languages, prompts, temperatures, repeats)
 
     def _features(self, audio: np.ndarray) -> Any:
         """The log-mel features faster-whisper computes for a clip, so both engines hear the same.
@@ -250,13 +250,15 @@ class OpenAIWhisperASR:
         languages: list[str] | None = None,
         prompts: list[list[int]] | None = None,
         temperatures: list[float] | None = None,
+        repeats: int = 1,
     ) -> list[Any]:
         """One batched decode of stacked mels (one encoder pass, one beam search for all of them);
         ``languages``: each clip's own (None: ``options.language`` for all, or detection); ``prompts``:
         each clip's own, of the length of ``options.prompt`` (None: that one for all); ``temperatures``:
-        each clip's own, when sampling (None: ``options.temperature`` for all)."""
+        each clip's own, when sampling (None: ``options.temperature`` for all); ``repeats``: the mels
+        come in runs of this many equal rows (one window at several temperatures), each run encoded once."""
         with self._torch.inference_mode():
-            task = batched_task_class()(self.model, options, languages, prompts, temperatures)
+            task = batched_task_class()(self.model, options, languages, prompts, temperatures, repeats)
             return task.run(mels)  # type: ignore[no-any-return]
 
     def _with_words(self, segments: list[Segment], tokenizer: Any, mel: Any, frames: int, seek: int) -> list[Segment]:

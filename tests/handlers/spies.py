@@ -54,16 +54,17 @@ class CallSizes:
 
 class Decode:
     """One batched decode of the openai-whisper engine: its rows, temperature (the first row's, when each row
-    has its own), the rows' temperatures, and per-row prompt length."""
+    has its own), the rows' temperatures, per-row prompt length, and the rows its encoder pass took."""
 
     def __init__(self, rows: int, temperature: float, prompt_tokens: int, temperatures: list[float] | None) -> None:
         self.rows, self.temperature, self.prompt_tokens = rows, temperature, prompt_tokens
         self.temperatures = temperatures
+        self.encoded: list[int] = []
 
     def __repr__(self) -> str:
         return (
             f"Decode(rows={self.rows}, temperature={self.temperature}, prompt_tokens={self.prompt_tokens},"
-            f" temperatures={self.temperatures})"
+            f" temperatures={self.temperatures}, encoded={self.encoded})"
         )
 
 
@@ -72,10 +73,20 @@ def record_decodes(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[Decode]
     decodes: list[Decode] = []
     real = engine.decode
 
-    def spy(mels: Any, options: Any, languages: Any = None, prompts: Any = None, temperatures: Any = None) -> Any:
+    def spy(
+        mels: Any, options: Any, languages: Any = None, prompts: Any = None, temperatures: Any = None, repeats: int = 1
+    ) -> Any:
         rows, prompt_tokens = int(mels.shape[0]), len(prompts[0]) if prompts else 0
         decodes.append(Decode(rows, float(options.temperature), prompt_tokens, temperatures))
-        return real(mels, options, languages, prompts, temperatures)
+        return real(mels, options, languages, prompts, temperatures, repeats)
+
+    encode = engine.model.encoder.forward
+
+    def encoded(mels: Any) -> Any:
+        if decodes:
+            decodes[-1].encoded.append(int(mels.shape[0]))
+        return encode(mels)
 
     monkeypatch.setattr(engine, "decode", spy)
+    monkeypatch.setattr(engine.model.encoder, "forward", encoded)
     return decodes

@@ -183,6 +183,7 @@ def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(
     assert isinstance(at_once, Transcription) and at_once.text == ""
     ladders = [d for d in decodes if d.temperatures]
     assert len(ladders) == 1 and ladders[0].temperatures == [0.2, 0.4, 0.6, 0.8, 1.0], decodes
+    assert ladders[0].rows == 5 and ladders[0].encoded == [1], decodes  # five rungs, one encoder pass of the window
     assert not [d for d in decodes if d.temperature > 0 and not d.temperatures], decodes
     # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
     [fixed] = engine.transcribe_many([(jobs[0][0], DecodeOptions(language="en", temperature=0.0))])
