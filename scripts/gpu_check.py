@@ -16,7 +16,7 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
   CUDA 12 libraries it loads at run time, and one encode of a tiny random Whisper model on the GPU.
 - ``throughput``: 1, 8 and 32 real 30 s windows (AMI meeting excerpts) as one batched decode, beam 5:
   audio-seconds per second, peak GPU memory and the rows of each decode the batch took; the 8
-  windows one after another, for the ratio; and the batches again with ``fallback_at_once``.
+  windows one after another, for the ratio; and both again with ``fallback_at_once``.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
 - ``features``: the engine's paths beyond one-language batches: a 60 s recording through the window
@@ -330,6 +330,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         "load_sec": round(time.perf_counter() - started, 2),
         "compute_type": engine.compute_type,
         "weights_gib": 0.0 if dry else gib(torch.cuda.memory_allocated()),
+        "fallback_at_once": engine.fallback_at_once,  # the setting's auto, for the sections before throughput
     }
     clips = np.load(bundle / "clips.npz")
     meta = json.loads((bundle / "meta.json").read_text(encoding="utf-8"))
@@ -381,6 +382,8 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
     if "long" in meta:  # bundles prepared before the section have no long clip
         report["features"] = _features(engine, audio, meta, sync)
         done("features")
+    default_at_once = engine.fallback_at_once
+    engine.fallback_at_once = False  # throughput and sequential: one rung per decode; at once follows
     rows = []
     for n in batches:
         batch = [windows[i % len(windows)] for i in range(n)]
@@ -407,23 +410,25 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         )
         report["throughput"] = rows
         done(f"batch of {n}")
-    batch = [windows[i % len(windows)] for i in range(sequential)]
-    one_by_one = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        for window in batch:
-            timed([window])
-        one_by_one.append(time.perf_counter() - t0)
-    report["sequential"] = {
-        "windows": sequential,
-        "sec": round(min(one_by_one), 3),
-        "audio_sec_per_sec": round(sequential * WINDOW_SEC / min(one_by_one), 1),
-    }
+
+    def one_after_another() -> dict[str, Any]:
+        batch = [windows[i % len(windows)] for i in range(sequential)]
+        one_by_one = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            for window in batch:
+                timed([window])
+            one_by_one.append(time.perf_counter() - t0)
+        return {
+            "windows": sequential,
+            "sec": round(min(one_by_one), 3),
+            "audio_sec_per_sec": round(sequential * WINDOW_SEC / min(one_by_one), 1),
+        }
+
+    report["sequential"] = one_after_another()
     done("one after another")
     # the fallback ladder's rungs in one decode (fallback_at_once): the same batches, for the ratio
-    import dataclasses
-
-    engine.config = dataclasses.replace(engine.config, fallback_at_once=True)
+    engine.fallback_at_once = True
     at_once = []
     for n in batches[1:]:
         batch = [windows[i % len(windows)] for i in range(n)]
@@ -445,7 +450,9 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         )
         report["throughput_fallback_at_once"] = at_once
         done(f"batch of {n}, fallback at once")
-    engine.config = dataclasses.replace(engine.config, fallback_at_once=False)
+    report["sequential_fallback_at_once"] = one_after_another()
+    done("one after another, fallback at once")
+    engine.fallback_at_once = default_at_once
     if not profiled:
         return
     # the first windows' one batched decode: the whole window loop under the profiler records millions of

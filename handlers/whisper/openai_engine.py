@@ -29,7 +29,7 @@ from handlers.whisper.openai_rounds import Loop, Request, drive
 from handlers.whisper.openai_windows import FRAMES_PER_SEC, WINDOW_FRAMES, cut_window, window_features
 from wire.envelope import MODEL_SAMPLE_RATE
 from wire.errors import ErrorKind, WireError
-from wire.options import DecodeOptions
+from wire.options import DecodeOptions, parse_bool
 from wire.transcript import HALLUCINATION, Segment, Transcription, Word, within_audio
 
 __all__ = ["CHECKPOINT", "OpenAIWhisperASR"]
@@ -45,6 +45,24 @@ _PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 # Windows one clip may take, per 30 s of its audio: the parity clips needed 2 at most; every window
 # moves on, this bounds a clip whose windows each move on by very little.
 _MAX_WINDOWS_PER_30_SEC = 8
+
+
+def half_weights(model: Any) -> None:
+    """The model's matrix weights in float16, in place, for fp16 decoding; its layer norms stay float32.
+
+    openai-whisper keeps float32 weights and casts each one to the activations' dtype on every call
+    (``Linear``, ``Conv1d``, the logits' embedding): on an H100 about 150 of a decoding step's 260
+    kernel launches were those casts (scripts/gpu_check.py's profile), and the step is bound by
+    launches. Cast once here, they are rounded as on every call there: the same tokens, without the
+    copies, at half the weights' memory (the token embedding is rounded before its position is added,
+    not after: no difference for weights stored as float16, as the CTranslate2 float16 conversion's are).
+    """
+    import torch
+    from whisper.model import Conv1d, Linear
+
+    for module in model.modules():
+        if isinstance(module, Linear | Conv1d | torch.nn.Embedding):
+            module.half()
 
 
 class OpenAIWhisperASR:
@@ -63,6 +81,8 @@ class OpenAIWhisperASR:
         self.device = f"cuda:{device_index}" if cuda else "cpu"
         self.fp16 = cuda
         self.compute_type = "float16" if cuda else "float32"
+        at_once = str(config.fallback_at_once).strip().lower()
+        self.fallback_at_once = cuda if at_once == "auto" else parse_bool(at_once)  # see WhisperConfig
         dims = ModelDimensions(**checkpoint["dims"])
         model = Whisper(dims)
         model.load_state_dict(checkpoint["model_state_dict"])
@@ -73,6 +93,8 @@ class OpenAIWhisperASR:
                 mask[layer, head] = True
             model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
         self.model = model.to(self.device).eval()
+        if self.fp16:
+            half_weights(self.model)
         self._torch = torch
 
     def transcribe_many(self, jobs: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcription | Exception]:
@@ -187,7 +209,7 @@ class OpenAIWhisperASR:
 
     def _sampled(self, request: Request, temperatures: tuple[float, ...]) -> Generator[Request, Any, list[Any]]:
         """The window sampled at the first of ``temperatures``, or with ``fallback_at_once`` at each."""
-        if not self.config.fallback_at_once:
+        if not self.fallback_at_once:
             temperatures = temperatures[:1]
         sampled = replace(request.options, temperature=temperatures[0], beam_size=None, best_of=_BEST_OF)
         if len(temperatures) == 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from eval.textnorm import normalize, wer
 from handlers.whisper.asr import WhisperASR, WhisperConfig
 from handlers.whisper.ct2_checkpoint import openai_state, read_ct2
-from handlers.whisper.openai_engine import OpenAIWhisperASR
+from handlers.whisper.openai_engine import OpenAIWhisperASR, half_weights
 from scripts.paths import WHISPER_WEIGHTS
 from tests.conftest import clips
 from tests.handlers.spies import record_decodes
@@ -50,6 +50,30 @@ def test_the_converted_weights_fill_every_parameter_exactly() -> None:
     # the key projection has no bias in openai-whisper; CTranslate2 stores zeros there
     fused = read_ct2(WHISPER_WEIGHTS / "model.bin")["encoder/layer_0/self_attention/linear_0/bias"]
     assert not np.any(fused[512:1024])
+
+
+def test_float16_weights_decode_the_tokens_that_casting_on_every_call_decodes(
+    engine: OpenAIWhisperASR, jfk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CUDA the engine decodes in float16 with its matrix weights made float16 once (``half_weights``),
+    where openai-whisper casts float32 weights on every call: the same tokens. A CPU decodes float16 too."""
+    import torch
+    from whisper.model import LayerNorm
+
+    audio = read_audio_file(jfk, 16000).samples
+    monkeypatch.setattr(engine, "fp16", True)
+    [cast] = engine.transcribe_many([(audio, DecodeOptions(language="en"))])
+    halved_model = copy.deepcopy(engine.model)
+    half_weights(halved_model)
+    monkeypatch.setattr(engine, "model", halved_model)
+    [halved] = engine.transcribe_many([(audio, DecodeOptions(language="en"))])
+    assert isinstance(cast, Transcription) and isinstance(halved, Transcription) and "fellow Americans" in cast.text
+    assert [s.tokens for s in halved.segments] == [s.tokens for s in cast.segments]
+    assert [s.avg_logprob for s in halved.segments] == [s.avg_logprob for s in cast.segments]
+    norms = {p.dtype for m in halved_model.modules() if isinstance(m, LayerNorm) for p in m.parameters()}
+    matrices = {halved_model.encoder.conv1.weight.dtype, halved_model.decoder.token_embedding.weight.dtype}
+    matrices |= {b.mlp[0].weight.dtype for b in halved_model.decoder.blocks}
+    assert norms == {torch.float32} and matrices == {torch.float16}
 
 
 @pytest.mark.parametrize(("language", "corpus"), [("en", ENGLISH), ("ru", RUSSIAN)])
@@ -177,7 +201,8 @@ def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(
         assert mine.text == reference.text == ""
     # fallback_at_once: the rungs left sampled in one decode (each row its own temperature), the same outcome
     decodes = record_decodes(engine, monkeypatch)
-    monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, fallback_at_once=True))
+    assert not engine.fallback_at_once  # auto: on for CUDA only
+    monkeypatch.setattr(engine, "fallback_at_once", True)
     [at_once] = engine.transcribe_many(jobs[:1])
     monkeypatch.undo()
     assert isinstance(at_once, Transcription) and at_once.text == ""
