@@ -93,36 +93,57 @@ def gpu_section(result: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def _rerun_lines(result: dict) -> list[str]:  # type: ignore[type-arg]
-    """A later commit's engine on a GPU: its throughput against the first run on the same card model, and
-    whether its other paths gave this CPU's texts."""
-    rerun = result.get("rerun") or {}
-    if not rerun:
-        return []
+    """Each later commit's engine on a GPU, oldest first: its throughput against the first run on the same
+    card model, and whether its other paths gave this CPU's texts."""
+    return [line for rerun in result.get("reruns", []) for line in _one_rerun(result, rerun)]
+
+
+def _one_rerun(result: dict, rerun: dict) -> list[str]:  # type: ignore[type-arg]
     device = rerun["device"]["name"]
     card = result.get("other_card") or {}
     earlier = card if (card.get("device") or {}).get("name") == device else result["gpu"]
     before = {row["windows"]: row for row in earlier["throughput"]}
+    at_once = {row["windows"]: row for row in rerun.get("throughput_fallback_at_once", [])}
+
+    def decodes(row: dict | None) -> str:  # type: ignore[type-arg]
+        return "-" if not row or "decodes" not in row else str(row["decodes"])
+
+    def rate(row: dict | None) -> str:  # type: ignore[type-arg]
+        return "-" if not row else str(row["audio_sec_per_sec"])
+
     rows = [
-        f"| {row['windows']} | {row['sec']} | **{row['audio_sec_per_sec']}** | {row['peak_gib']} | "
-        f"{before.get(row['windows'], {}).get('audio_sec_per_sec', '-')} |"
+        f"| {row['windows']} | {row['sec']} | **{row['audio_sec_per_sec']}** | {decodes(row)} | "
+        f"{rate(at_once.get(row['windows']))} | {decodes(at_once.get(row['windows']))} | {row['peak_gib']} | "
+        f"{rate(before.get(row['windows']))} |"
         for row in rerun["throughput"]
     ]
+    sequential = rerun["sequential"]
     same = [name for name, f in rerun["features"].items() if f["same_as_cpu"]]
     differ = [name for name, f in rerun["features"].items() if not f["same_as_cpu"]]
+    profile = rerun.get("profile")
+    engine = rerun.get("engine") or {}
     return [
         f"### The engine at commit {rerun['commit']} on {device}",
         "",
-        "| windows in the batch | seconds | audio s/s | peak GPU memory GiB | first run on"
-        f" {earlier['device']['name']}: audio s/s |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| windows in the batch | seconds | audio s/s | decodes | with `fallback_at_once`: audio s/s | decodes |"
+        f" peak GPU memory GiB | first run on {earlier['device']['name']}: audio s/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
-        f"| {rerun['sequential']['windows']}, one after another | {rerun['sequential']['sec']} | "
-        f"{rerun['sequential']['audio_sec_per_sec']} | - | {earlier['sequential']['audio_sec_per_sec']} |",
+        f"| {sequential['windows']}, one after another | {sequential['sec']} | {sequential['audio_sec_per_sec']} | - | "
+        f"{rate(rerun.get('sequential_fallback_at_once'))} | - | - | {earlier['sequential']['audio_sec_per_sec']} |",
         "",
         f"Parity corpora there: WER en {rerun['wer']['en']:.2%}, ru {rerun['wer']['ru']:.2%} against the references."
         f" Paths beyond one-language batches gave this CPU's texts word for word: {', '.join(same) or 'none'}"
         + (f"; not the same: {', '.join(differ)}" if differ else "")
-        + (" (sampling draws at random)." if differ == ["sampled"] else "."),
+        + (" (sampling draws at random)." if differ == ["sampled"] else ".")
+        + (f" Weights on the GPU: {engine['weights_gib']} GiB." if "weights_gib" in engine else "")
+        + (
+            f" The largest batch's first windows as one decode: {profile['decode_steps']} steps,"
+            f" {profile['kernel_launches']} kernel launches, {profile['wall_sec']} s wall for"
+            f" {profile['device_busy_sec']} s of GPU work."
+            if profile
+            else ""
+        ),
         "",
         *([rerun["note"], ""] if rerun.get("note") else []),
     ]

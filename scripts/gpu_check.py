@@ -506,6 +506,8 @@ def _features(engine: Any, audio: Any, meta: dict[str, Any], sync: Any) -> dict[
             "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
             "languages": [None if isinstance(r, Exception) else r.language for r in results],
             "last_end": [None if isinstance(r, Exception) or not r.segments else r.segments[-1].end for r in results],
+            # above 0: a fallback rung was sampled, and the text differs from a CPU's by chance
+            "temperatures": [[] if isinstance(r, Exception) else [s.temperature for s in r.segments] for r in results],
         }
     return found
 
@@ -624,9 +626,9 @@ def add_card(gpu_json: Path) -> None:
 
 
 def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> None:
-    """Add a later run of the engine section (the code at ``commit``) to the committed result: its
-    throughput beside the first run's, the parity corpora's WER against the references, and the
-    ``features`` texts against the same section run on this CPU (``GPU_CHECK_DRY=1``)."""
+    """Add a later run of the engine section (the code at ``commit``) to the committed result, after
+    the earlier reruns: its throughput beside the first run's, the parity corpora's WER against the
+    references, and the ``features`` texts against the same section run on this CPU (``GPU_CHECK_DRY=1``)."""
     from benchmarks.report import replace_gpu_section
     from eval.textnorm import wer
 
@@ -634,10 +636,19 @@ def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> No
     run_there = json.loads(gpu_json.read_text(encoding="utf-8"))
     here = json.loads(cpu_json.read_text(encoding="utf-8")).get("features", {})
     refs = {language: [c.transcript for c in corpus] for language, corpus in _corpora().items()}
-    result["rerun"] = {
+    measured = (
+        "device",
+        "python",
+        "engine",
+        "throughput",
+        "sequential",
+        "throughput_fallback_at_once",
+        "sequential_fallback_at_once",
+    )
+    rerun = {
         "commit": commit,
         "note": note,
-        **{k: run_there.get(k) for k in ("device", "python", "throughput", "sequential")},
+        **{k: run_there[k] for k in measured if k in run_there},
         "wer": {
             language: round(wer(refs[language], run_there["transcripts"][language]["texts"], language), 4)
             for language in refs
@@ -652,6 +663,10 @@ def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> No
             for name, found in run_there.get("features", {}).items()
         },
     }
+    if profile := run_there.get("profile"):
+        rerun["profile"] = {k: profile[k] for k in ("wall_sec", "device_busy_sec", "kernel_launches", "decode_steps")}
+    earlier = result.pop("rerun", None)  # the one rerun an older layout kept
+    result["reruns"] = [*([earlier] if earlier else []), *result.get("reruns", []), rerun]
     RESULTS_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     replace_gpu_section(result)
 
