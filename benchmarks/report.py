@@ -119,7 +119,11 @@ def _one_rerun(result: dict, rerun: dict) -> list[str]:  # type: ignore[type-arg
     ]
     sequential = rerun["sequential"]
     same = [name for name, f in rerun["features"].items() if f["same_as_cpu"]]
-    differ = [name for name, f in rerun["features"].items() if not f["same_as_cpu"]]
+    differ = [
+        name + (" (a fallback rung sampled)" if f.get("sampled") and name != "sampled" else "")
+        for name, f in rerun["features"].items()
+        if not f["same_as_cpu"]
+    ]
     profile = rerun.get("profile")
     engine = rerun.get("engine") or {}
     return [
@@ -135,7 +139,7 @@ def _one_rerun(result: dict, rerun: dict) -> list[str]:  # type: ignore[type-arg
         f"Parity corpora there: WER en {rerun['wer']['en']:.2%}, ru {rerun['wer']['ru']:.2%} against the references."
         f" Paths beyond one-language batches gave this CPU's texts word for word: {', '.join(same) or 'none'}"
         + (f"; not the same: {', '.join(differ)}" if differ else "")
-        + (" (sampling draws at random)." if differ == ["sampled"] else ".")
+        + (" (sampling draws at random)." if all("sampled" in d for d in differ) and differ else ".")
         + (f" Weights on the GPU: {engine['weights_gib']} GiB." if "weights_gib" in engine else "")
         + (
             f" The largest batch's first windows as one decode: {profile['decode_steps']} steps,"

@@ -17,6 +17,8 @@ What ``run`` measures, each section saved as soon as it is done (a failure costs
 - ``throughput``: 1, 8 and 32 real 30 s windows (AMI meeting excerpts) as one batched decode, beam 5:
   audio-seconds per second, peak GPU memory and the rows of each decode the batch took; the 8
   windows one after another, for the ratio; and both again with ``fallback_at_once``.
+- ``attention``: 11 windows with PyTorch's flash attention, then with cuDNN's (``cudnn_attention``),
+  twice each: cuDNN's first pass pays for a kernel graph per new shape.
 - ``transcripts``: the shared English and Russian corpora of the API parity test, one batch per
   language, plus the English batch with word timestamps (cross-attention alignment on CUDA).
 - ``features``: the engine's paths beyond one-language batches: a 60 s recording through the window
@@ -53,6 +55,7 @@ WINDOW_SEC = 30.0
 LONG_CLIP = "snakers4__silero-vad/en.wav"  # 60 s: the window loop past the first 30 s
 BATCHES = (1, 8, 32)
 SEQUENTIAL = 8  # windows also decoded one after another, for batched / one by one
+ATTENTION_WINDOWS = 11  # a batch size no other section decodes: new shapes for cuDNN's attention
 RESULTS_JSON = ROOT / "benchmarks" / "results" / "gpu.json"
 
 
@@ -452,6 +455,8 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         done(f"batch of {n}, fallback at once")
     report["sequential_fallback_at_once"] = one_after_another()
     done("one after another, fallback at once")
+    report["attention"] = _attention_kernels(engine, windows[: 2 if dry else len(windows)], timed, 2 if dry else None)
+    done("attention kernels")
     engine.fallback_at_once = default_at_once
     if not profiled:
         return
@@ -488,6 +493,32 @@ def feature_jobs(audio: Any, meta: dict[str, Any]) -> dict[str, list[tuple[np.nd
             (ru, DecodeOptions(language="ru", temperature=0.5)),
         ],
     }
+
+
+def _attention_kernels(engine: Any, windows: list[np.ndarray], timed: Any, size: int | None) -> dict[str, Any]:
+    """The same batch with PyTorch's flash/memory-efficient attention, then with cuDNN's, each decoded
+    twice: cuDNN builds a kernel graph per new shape (none is cached yet: the sections before ran
+    without it), so its first pass shows that cost and its second the warm speed."""
+    import torch
+
+    batch = [windows[i % len(windows)] for i in range(size or ATTENTION_WINDOWS)]
+    found: dict[str, Any] = {}
+    for name, cudnn in (("flash", False), ("cudnn", True)):
+        torch.backends.cuda.enable_cudnn_sdp(cudnn)
+        first, results = timed(batch)
+        second, _ = timed(batch)
+        found[name] = {
+            "windows": len(batch),
+            "first_sec": round(first, 3),
+            "second_sec": round(second, 3),
+            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+            "sampled": [isinstance(r, Exception) or any(s.temperature > 0 for s in r.segments) for r in results],
+        }
+    torch.backends.cuda.enable_cudnn_sdp(engine.config.cudnn_attention)
+    unsampled = [i for i in range(len(batch)) if not (found["flash"]["sampled"][i] or found["cudnn"]["sampled"][i])]
+    found["same_unsampled_texts"] = all(found["flash"]["texts"][i] == found["cudnn"]["texts"][i] for i in unsampled)
+    found["unsampled"] = len(unsampled)
+    return found
 
 
 def _features(engine: Any, audio: Any, meta: dict[str, Any], sync: Any) -> dict[str, Any]:
@@ -659,6 +690,8 @@ def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> No
                 "sec": found.get("sec"),
                 "same_as_cpu": found.get("texts") == here.get(name, {}).get("texts"),
                 "languages": found.get("languages"),
+                # a fallback rung was sampled there (runs before d6a187d do not say)
+                "sampled": any(t > 0 for ts in found["temperatures"] for t in ts) if "temperatures" in found else None,
             }
             for name, found in run_there.get("features", {}).items()
         },

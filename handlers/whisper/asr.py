@@ -65,6 +65,11 @@ class WhisperConfig:
     # where a decode costs about the same for 1 row or 40 (an H100 decoded 32 windows 3.2x sooner
     # with it, scripts/gpu_check.py). auto: on when decoding on CUDA; true | false.
     fallback_at_once: str = "auto"
+    # openai-whisper engine on CUDA: let PyTorch pick cuDNN's attention kernels (its first choice on
+    # Hopper). cuDNN builds a kernel graph for each new shape, and a decode's self-attention shape
+    # changes at every step and with each batch's row count: up to 224 builds for a decode of a new
+    # row count. Off: PyTorch's flash and memory-efficient kernels, which build nothing. Process-wide.
+    cudnn_attention: bool = False
 
 
 def resolve_device(device: str, compute_type: str) -> tuple[str, str]:

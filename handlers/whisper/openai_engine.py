@@ -83,6 +83,8 @@ class OpenAIWhisperASR:
         self.compute_type = "float16" if cuda else "float32"
         at_once = str(config.fallback_at_once).strip().lower()
         self.fallback_at_once = cuda if at_once == "auto" else parse_bool(at_once)  # see WhisperConfig
+        # a flag of the process (a TorchServe worker holds one model); why: WhisperConfig.cudnn_attention
+        torch.backends.cuda.enable_cudnn_sdp(config.cudnn_attention)
         dims = ModelDimensions(**checkpoint["dims"])
         model = Whisper(dims)
         model.load_state_dict(checkpoint["model_state_dict"])

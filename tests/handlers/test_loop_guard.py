@@ -149,6 +149,10 @@ def test_in_a_batch_a_looping_window_gets_the_answer_it_gets_alone(
     looping = lecture[4 * RATE : int(9.5 * RATE)]
     other = lecture[40 * RATE : int(45.5 * RATE)]
     options = _stream_options(5.5, initial_prompt=PROMPT)
+    with monkeypatch.context() as m:
+        _unguarded(m)
+        if loop_guard.loop_start(_tokens(asr.transcribe(looping, options))) is None:
+            pytest.skip("this CPU's int8 kernels decode the window without the loop the guard is for")
     alone = asr.transcribe(looping, options)
     batched = asr.transcribe_many([(other, options), (looping, options)])
     assert not any(isinstance(r, Exception) for r in batched)

@@ -76,6 +76,26 @@ def test_float16_weights_decode_the_tokens_that_casting_on_every_call_decodes(
     assert norms == {torch.float32} and matrices == {torch.float16}
 
 
+def test_cudnn_attention_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cuDNN's attention builds a kernel graph for every new shape a decode meets: the engine turns it off
+    for its process, and ``WHISPER_CUDNN_ATTENTION=true`` turns it back on."""
+    import torch
+
+    from handlers.common.options import load_options
+
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    try:
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        OpenAIWhisperASR(WhisperConfig(engine="openai-whisper", model_path=str(WHISPER_WEIGHTS)))
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        monkeypatch.setenv("WHISPER_CUDNN_ATTENTION", "true")
+        block = {"engine": "openai-whisper", "model_path": str(WHISPER_WEIGHTS)}
+        OpenAIWhisperASR(load_options(WhisperConfig, block, "WHISPER"))
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
+
+
 @pytest.mark.parametrize(("language", "corpus"), [("en", ENGLISH), ("ru", RUSSIAN)])
 def test_a_batch_is_one_decode_and_hears_what_ctranslate2_hears(
     engine: OpenAIWhisperASR, ct2: WhisperASR, monkeypatch: pytest.MonkeyPatch, language: str, corpus: list[Any]
