@@ -115,12 +115,27 @@ class StreamTranscript:
             for start, end, text in words
         ]
         out = [w for w in out if w.end > last_end + 0.05]  # re-heard from kept audio: already committed
+        if out and self.committed and self._extends_last(out[0]):
+            out = out[1:]
         # Word times jitter between decodes: also drop a head that repeats the committed tail.
         tail = [w.key for w in self.committed[-5:]]
         for n in range(min(len(tail), len(out)), 0, -1):
             if [w.key for w in out[:n]] == tail[-n:] and out[0].start < last_end + 1.0:
                 return out[n:]
         return out
+
+    def _extends_last(self, word: StreamWord) -> bool:
+        """``word`` is the last committed word heard whole: two hypotheses whose buffers both ended
+        inside a word can agree on its start ("American"), and the next, with more audio, hears
+        "Americans" from the same place. A word that begins before the committed one's middle is
+        that audio again, not a word of its own."""
+        last = self.committed[-1]
+        return (
+            bool(last.key)
+            and word.key != last.key
+            and word.key.startswith(last.key)
+            and word.start < (last.start + last.end) / 2
+        )
 
     def _force_commit(self) -> None:
         """The buffer has reached the window: commit the first half of the latest hypothesis.

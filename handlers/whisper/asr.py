@@ -62,8 +62,8 @@ class WhisperConfig:
     # openai-whisper engine: a window whose decoding fails the fallback checks is sampled at every
     # remaining temperature in one decode (each row its own), not one temperature after another. The
     # same outcomes (the first rung that passes is kept); more arithmetic, fewer decodes: for a GPU,
-    # where a decode costs about the same for 1 row or 40 (an H100 decoded 32 windows 3.2x sooner
-    # with it, scripts/gpu_check.py). auto: on when decoding on CUDA; true | false.
+    # where a decode costs about the same for 1 row or 40 (on two H100 leases it decoded 32 windows
+    # 2.1x and 3.2x sooner, benchmarks/RESULTS.md). auto: on when decoding on CUDA; true | false.
     fallback_at_once: str = "auto"
     # openai-whisper engine on CUDA: let PyTorch pick cuDNN's attention kernels (its first choice on
     # Hopper). cuDNN builds a kernel graph for each new shape, and a decode's self-attention shape

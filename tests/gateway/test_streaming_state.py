@@ -56,6 +56,23 @@ def test_rehead_words_are_not_committed_twice() -> None:
     assert snap.committed == "one two three" and snap.tentative == "four"
 
 
+def test_a_word_committed_cut_short_is_not_committed_again_whole() -> None:
+    """Two buffers that both end inside "Americans" agree on "American"; the next hears the whole word
+    from the same audio: the stream keeps one word there, where it had "American Americans"."""
+    st = StreamTranscript(SR, window_sec=15, trim_sec=8)
+    st.append(np.zeros(int(2.0 * SR), np.float32))
+    st.update([(0.0, 0.6, " fellow"), (0.7, 1.95, " American")])
+    st.append(np.zeros(int(0.15 * SR), np.float32))
+    st.update([(0.0, 0.6, " fellow"), (0.7, 2.1, " American")])
+    assert st.snapshot().committed == "fellow American"
+    st.append(np.zeros(SR, np.float32))
+    snap = st.update([(0.0, 0.6, " fellow"), (0.75, 2.4, " Americans"), (2.5, 2.8, " ask"), (2.9, 3.1, " not")])
+    assert snap.committed == "fellow American" and snap.tentative == "ask not"
+    # a word of its own that only starts like the last one is kept
+    snap = st.update([(0.0, 0.6, " fellow"), (0.7, 2.1, " American"), (2.3, 2.9, " Americana")])
+    assert snap.tentative == "Americana"
+
+
 def test_no_agreement_for_a_whole_window_commits_its_first_half() -> None:
     st = StreamTranscript(SR, window_sec=4)
     st.append(np.zeros(3 * SR, np.float32))
