@@ -149,7 +149,22 @@ def _one_rerun(result: dict, rerun: dict) -> list[str]:  # type: ignore[type-arg
             else ""
         ),
         "",
+        *_attention_lines(rerun.get("attention")),
         *([rerun["note"], ""] if rerun.get("note") else []),
+    ]
+
+
+def _attention_lines(found: dict | None) -> list[str]:  # type: ignore[type-arg]
+    """The same windows with PyTorch's flash attention and with cuDNN's, first pass and second."""
+    if not found:
+        return []
+    flash, cudnn = found["flash"], found["cudnn"]
+    same = "the same" if found["same_unsampled_texts"] else "NOT the same"
+    return [
+        f"Attention kernels, {flash['windows']} windows decoded twice: flash {flash['first_sec']} s then"
+        f" {flash['second_sec']} s; cuDNN {cudnn['first_sec']} s then {cudnn['second_sec']} s (its first pass builds"
+        f" a kernel graph per new shape). The {found['unsampled']} texts neither sampled were {same} with both.",
+        "",
     ]
 
 

@@ -455,9 +455,9 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         done(f"batch of {n}, fallback at once")
     report["sequential_fallback_at_once"] = one_after_another()
     done("one after another, fallback at once")
+    engine.fallback_at_once = default_at_once
     report["attention"] = _attention_kernels(engine, windows[: 2 if dry else len(windows)], timed, 2 if dry else None)
     done("attention kernels")
-    engine.fallback_at_once = default_at_once
     if not profiled:
         return
     # the first windows' one batched decode: the whole window loop under the profiler records millions of
@@ -675,6 +675,7 @@ def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> No
         "sequential",
         "throughput_fallback_at_once",
         "sequential_fallback_at_once",
+        "attention",
     )
     rerun = {
         "commit": commit,
