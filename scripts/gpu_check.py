@@ -366,14 +366,14 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         seconds, results = timed([audio(c["key"]) for c in corpus], DecodeOptions(language=language))
         transcripts[language] = {
             "sec": round(seconds, 3),
-            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+            "texts": _texts(results),
         }
     seconds, worded = timed(
         [audio(c["key"]) for c in corpora["en"]], DecodeOptions(language="en", word_timestamps=True)
     )
     transcripts["en_words"] = {
         "sec": round(seconds, 3),
-        "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in worded],
+        "texts": _texts(worded),
         "words": [
             [[w.word, w.start, w.end] for s in r.segments for w in (s.words or [])]
             for r in worded
@@ -387,8 +387,9 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         done("features")
     default_at_once = engine.fallback_at_once
     engine.fallback_at_once = False  # throughput and sequential: one rung per decode; at once follows
-    rows = []
-    for n in batches:
+
+    def batch_row(n: int) -> dict[str, Any]:
+        """``n`` windows as one batch: the median of a few runs (sampled rungs differ from run to run)."""
         batch = [windows[i % len(windows)] for i in range(n)]
         if not dry:
             torch.cuda.reset_peak_memory_stats()
@@ -397,20 +398,21 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
             decodes.clear()
             seconds, results = timed(batch)
             times.append(seconds)
-        failed = [str(r) for r in results if isinstance(r, Exception)]
         median = statistics.median(times)
-        rows.append(
-            {
-                "windows": n,
-                "sec": round(median, 3),
-                "audio_sec_per_sec": round(n * WINDOW_SEC / median, 1),
-                "peak_gib": 0.0 if dry else gib(torch.cuda.max_memory_allocated()),
-                "failed": failed[:3],
-                "words": sum(len(r.text.split()) for r in results if not isinstance(r, Exception)),
-                "decodes": len(decodes),
-                "decode_rows": decodes[:40],
-            }
-        )
+        return {
+            "windows": n,
+            "sec": round(median, 3),
+            "audio_sec_per_sec": round(n * WINDOW_SEC / median, 1),
+            "peak_gib": 0.0 if dry else gib(torch.cuda.max_memory_allocated()),
+            "failed": [str(r) for r in results if isinstance(r, Exception)][:3],
+            "words": sum(len(r.text.split()) for r in results if not isinstance(r, Exception)),
+            "decodes": len(decodes),
+            "decode_rows": decodes[:40],
+        }
+
+    rows = []
+    for n in batches:
+        rows.append(batch_row(n))
         report["throughput"] = rows
         done(f"batch of {n}")
 
@@ -434,23 +436,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
     engine.fallback_at_once = True
     at_once = []
     for n in batches[1:]:
-        batch = [windows[i % len(windows)] for i in range(n)]
-        times = []
-        for _ in range(3 if n < 32 else 2):  # as the default's rows: the median, sampling differs per run
-            decodes.clear()
-            seconds, results = timed(batch)
-            times.append(seconds)
-        median = statistics.median(times)
-        at_once.append(
-            {
-                "windows": n,
-                "sec": round(median, 3),
-                "audio_sec_per_sec": round(n * WINDOW_SEC / median, 1),
-                "decodes": len(decodes),
-                "decode_rows": decodes[:40],
-                "failed": [str(r) for r in results if isinstance(r, Exception)][:3],
-            }
-        )
+        at_once.append(batch_row(n))
         report["throughput_fallback_at_once"] = at_once
         done(f"batch of {n}, fallback at once")
     report["sequential_fallback_at_once"] = one_after_another()
@@ -495,6 +481,11 @@ def feature_jobs(audio: Any, meta: dict[str, Any]) -> dict[str, list[tuple[np.nd
     }
 
 
+def _texts(results: list[Any]) -> list[str]:
+    """Each result's text, or its error."""
+    return [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results]
+
+
 def _attention_kernels(engine: Any, windows: list[np.ndarray], timed: Any, size: int | None) -> dict[str, Any]:
     """The same batch with PyTorch's flash/memory-efficient attention, then with cuDNN's, each decoded
     twice: cuDNN builds a kernel graph per new shape (none is cached yet: the sections before ran
@@ -511,7 +502,7 @@ def _attention_kernels(engine: Any, windows: list[np.ndarray], timed: Any, size:
             "windows": len(batch),
             "first_sec": round(first, 3),
             "second_sec": round(second, 3),
-            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+            "texts": _texts(results),
             "sampled": [isinstance(r, Exception) or any(s.temperature > 0 for s in r.segments) for r in results],
         }
     torch.backends.cuda.enable_cudnn_sdp(engine.config.cudnn_attention)
@@ -534,7 +525,7 @@ def _features(engine: Any, audio: Any, meta: dict[str, Any], sync: Any) -> dict[
         sync()
         found[name] = {
             "sec": round(time.perf_counter() - t0, 3),
-            "texts": [r.text if not isinstance(r, Exception) else f"ERROR {r}" for r in results],
+            "texts": _texts(results),
             "languages": [None if isinstance(r, Exception) else r.language for r in results],
             "last_end": [None if isinstance(r, Exception) or not r.segments else r.segments[-1].end for r in results],
             # above 0: a fallback rung was sampled, and the text differs from a CPU's by chance
