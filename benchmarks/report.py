@@ -149,8 +149,22 @@ def _one_rerun(result: dict, rerun: dict) -> list[str]:  # type: ignore[type-arg
             else ""
         ),
         "",
+        *_every_rung_lines(at_once, rerun.get("fallback_at_once_every_rung")),
         *_attention_lines(rerun.get("attention")),
         *([rerun["note"], ""] if rerun.get("note") else []),
+    ]
+
+
+def _every_rung_lines(at_once: dict, every: dict | None) -> list[str]:  # type: ignore[type-arg]
+    """The largest ``fallback_at_once`` batch with and without stopping a window's rungs after the one kept."""
+    settled = at_once.get(every["windows"]) if every else None
+    if not every or not settled:
+        return []
+    return [
+        f"`fallback_at_once`, {every['windows']} windows: {settled['audio_sec_per_sec']} audio s/s in"
+        f" {settled.get('decode_steps', '-')} decoding steps with a window's rungs after the one kept stopped,"
+        f" {every['audio_sec_per_sec']} in {every.get('decode_steps', '-')} with every rung run to its end.",
+        "",
     ]
 
 

@@ -359,6 +359,14 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         return real_decode(mels, *args)
 
     engine.decode = counted  # type: ignore[method-assign,assignment]
+    steps = [0]  # decoding steps (decoder passes), all decodes together
+    real_step = engine.model.decoder.forward
+
+    def stepped(*args: Any, **kwargs: Any) -> Any:
+        steps[0] += 1
+        return real_step(*args, **kwargs)
+
+    engine.model.decoder.forward = stepped
     timed(windows[:2])  # CUDA context, kernels, allocator: not part of any figure
     transcripts: dict[str, Any] = {}
     corpora = {language: corpus[:per_corpus] for language, corpus in meta["corpora"].items()}
@@ -396,6 +404,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         times = []
         for _ in range(3 if n < 32 else 2):
             decodes.clear()
+            steps[0] = 0
             seconds, results = timed(batch)
             times.append(seconds)
         median = statistics.median(times)
@@ -407,6 +416,7 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
             "failed": [str(r) for r in results if isinstance(r, Exception)][:3],
             "words": sum(len(r.text.split()) for r in results if not isinstance(r, Exception)),
             "decodes": len(decodes),
+            "decode_steps": steps[0],
             "decode_rows": decodes[:40],
         }
 
@@ -441,6 +451,11 @@ def _engine_sections(bundle: Path, report: dict[str, Any], save: Any, profiled: 
         done(f"batch of {n}, fallback at once")
     report["sequential_fallback_at_once"] = one_after_another()
     done("one after another, fallback at once")
+    # what stopping a window's rungs after the one kept saves (BatchedTask._settle): every rung to its end
+    engine.settle_rungs = False
+    report["fallback_at_once_every_rung"] = batch_row(max(batches))
+    engine.settle_rungs = True
+    done(f"batch of {max(batches)}, fallback at once, every rung to its end")
     engine.fallback_at_once = default_at_once
     report["attention"] = _attention_kernels(engine, windows[: 2 if dry else len(windows)], timed, 2 if dry else None)
     done("attention kernels")
@@ -666,6 +681,7 @@ def add_rerun(gpu_json: Path, cpu_json: Path, commit: str, note: str = "") -> No
         "sequential",
         "throughput_fallback_at_once",
         "sequential_fallback_at_once",
+        "fallback_at_once_every_rung",
         "attention",
     )
     rerun = {

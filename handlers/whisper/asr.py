@@ -61,7 +61,8 @@ class WhisperConfig:
     batch_first_window: bool = True
     # openai-whisper engine: a window whose decoding fails the fallback checks is sampled at every
     # remaining temperature in one decode (each row its own), not one temperature after another. The
-    # same outcomes (the first rung that passes is kept); more arithmetic, fewer decodes: for a GPU,
+    # same outcomes (the first rung that passes is kept, and the rungs after it stop there: the
+    # decoding task's _settle); more arithmetic, fewer decodes: for a GPU,
     # where a decode costs about the same for 1 row or 40 (on two H100 leases it decoded 32 windows
     # 2.1x and 3.2x sooner, benchmarks/RESULTS.md). auto: on when decoding on CUDA; true | false.
     fallback_at_once: str = "auto"

@@ -12,6 +12,7 @@ the stock classes).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["batched_task_class", "timestamp_rules"]
@@ -70,7 +71,9 @@ def batched_task_class() -> Any:
     - clips sampled at different temperatures share a decode: ``row_temperatures`` (the results still
       carry the options' temperature: the caller knows each row's);
     - one window sampled at several temperatures is encoded once: with ``row_repeats`` k the mels come
-      in runs of k equal rows, and the encoder sees one row of each run.
+      in runs of k equal rows, and the encoder sees one row of each run;
+    - those k rows are the rungs of one window's fallback ladder, in order, and with ``rung_passes`` a
+      window's later rungs stop as soon as its outcome is known (``_settle``) and come back as None.
     """
     import torch
     import torch.nn.functional as F
@@ -80,9 +83,10 @@ def batched_task_class() -> Any:
     class RowTemperatureSampling(GreedyDecoder):
         """``GreedyDecoder``'s sampling with each row at its own temperature (all above 0)."""
 
-        def __init__(self, temperatures: list[float], eot: int) -> None:
+        def __init__(self, temperatures: list[float], eot: int, settle: Callable[..., list[int]] | None) -> None:
             super().__init__(temperatures[0], eot)
             self.row_temperatures = temperatures
+            self.settle = settle  # (tokens, sum_logprobs, ended) -> rows to stop now: BatchedTask._settle
 
         def update(self, tokens: Any, logits: Any, sum_logprobs: Any) -> tuple[Any, bool]:
             scale = torch.tensor(self.row_temperatures, dtype=logits.dtype, device=logits.device)[:, None]
@@ -93,7 +97,13 @@ def batched_task_class() -> Any:
             sum_logprobs += current * ~finished
             next_tokens[finished] = self.eot
             tokens = torch.cat([tokens, next_tokens[:, None]], dim=-1)
-            return tokens, bool((tokens[:, -1] == self.eot).all())
+            if self.settle is None:
+                return tokens, bool((tokens[:, -1] == self.eot).all())
+            ended = (tokens[:, -1] == self.eot).tolist()  # the step's one sync, as without settle
+            stop = [row for row in self.settle(tokens, sum_logprobs, ended) if not ended[row]]
+            if stop:  # a stopped row ends here, as if it had sampled EOT: it is never read
+                tokens[stop, -1] = self.eot
+            return tokens, len(stop) + sum(ended) == len(ended)
 
     class OneSyncBeamSearch(BeamSearchDecoder):
         finished_sequences: list[dict[tuple[int, ...], float]] | None
@@ -164,16 +174,24 @@ def batched_task_class() -> Any:
             row_prompts: list[list[int]] | None = None,
             row_temperatures: list[float] | None = None,
             row_repeats: int = 1,
+            rung_passes: Callable[[float, float, float], bool] | None = None,
         ) -> None:
             super().__init__(model, options)
             self.row_languages = row_languages
             self.row_prompts = row_prompts
             self.row_repeats = row_repeats
+            self.rung_passes = rung_passes
+            self._judged: dict[int, bool] = {}  # first row of a finished rung -> whether it passes
+            self._kept: dict[int, int] = {}  # window -> the rung that passed; the rungs after it stopped
+            self._no_speech: list[float] | None = None
             if row_temperatures is not None:
                 if self.n_group < 1 or options.beam_size is not None or min(row_temperatures) <= 0:
                     raise ValueError("row temperatures are for sampling, each above 0")
                 per_row = [t for t in row_temperatures for _ in range(self.n_group)]  # best_of rows per clip
-                self.decoder = RowTemperatureSampling(per_row, self.tokenizer.eot)
+                settle = self._settle if rung_passes is not None and row_repeats > 1 else None
+                self.decoder = RowTemperatureSampling(per_row, self.tokenizer.eot, settle)
+                if settle is not None:
+                    self._keep_no_speech()
             if row_prompts is not None:
                 length = len(options.prompt or ())
                 if self.initial_tokens[0] != self.tokenizer.sot_prev or any(len(p) != length for p in row_prompts):
@@ -188,6 +206,69 @@ def batched_task_class() -> Any:
                 else f
                 for f in self.logit_filters
             ]
+
+        def run(self, mel: Any) -> list[Any]:
+            """``DecodingTask.run``, with None for each rung stopped after the one that passed."""
+            results: list[Any] = super().run(mel)
+            for window, kept in self._kept.items():
+                for rung in range(kept + 1, self.row_repeats):
+                    results[window * self.row_repeats + rung] = None
+            return results
+
+        def _keep_no_speech(self) -> None:
+            """Keep each row's no-speech probability from the first step's logits, computed as
+            ``_main_loop`` computes the one it returns (which ``_settle`` cannot see)."""
+            logits_of = self.inference.logits
+            no_speech = self.tokenizer.no_speech
+
+            def logits(tokens: Any, audio_features: Any) -> Any:
+                out = logits_of(tokens, audio_features)
+                if self._no_speech is None:
+                    probs = out[:, self.sot_index].float().softmax(dim=-1)
+                    self._no_speech = (
+                        [float("nan")] * out.shape[0] if no_speech is None else probs[:, no_speech].tolist()
+                    )
+                return out
+
+            self.inference.logits = logits
+
+        def _settle(self, tokens: Any, sum_logprobs: Any, ended: list[bool]) -> list[int]:
+            """Rows to stop: the rungs after the first that passes, once every rung before it has ended.
+
+            The ladder (the caller's) reads a window's rungs in order and keeps the first that passes
+            (``rung_passes``), so once that rung and all before it have ended, the rungs after it can
+            only cost steps: a hot rung that loops would run to the token cap, and the decode with it.
+            A rung is judged as ``run`` would return it: the best of its samples by the ranker, its
+            text's compression ratio, its average log-probability, the window's no-speech probability."""
+            assert self.rung_passes is not None and self._no_speech is not None
+            group, rungs = self.n_group, self.row_repeats
+            stop: list[int] = []
+            for window in range(len(ended) // (group * rungs)):
+                if window in self._kept:
+                    continue
+                for rung in range(rungs):
+                    first = (window * rungs + rung) * group
+                    if not all(ended[first : first + group]):
+                        break
+                    if first not in self._judged:
+                        self._judged[first] = self._passes(tokens, sum_logprobs, first)
+                    if self._judged[first]:
+                        self._kept[window] = rung
+                        stop.extend(range(first + group, (window + 1) * rungs * group))
+                        break
+            return stop
+
+        def _passes(self, tokens: Any, sum_logprobs: Any, first: int) -> bool:
+            from whisper.utils import compression_ratio
+
+            assert self.rung_passes is not None and self._no_speech is not None
+            eot, rows = self.tokenizer.eot, range(first, first + self.n_group)
+            samples = [row[self.sample_begin : row.index(eot)] for row in tokens[rows.start : rows.stop].tolist()]
+            logprobs = sum_logprobs[rows.start : rows.stop].tolist()
+            best = int(self.sequence_ranker.rank([samples], [logprobs])[0])
+            text = self.tokenizer.decode(samples[best]).strip()
+            average = logprobs[best] / (len(samples[best]) + 1)
+            return self.rung_passes(compression_ratio(text), average, self._no_speech[first])
 
         def _get_audio_features(self, mel: Any) -> Any:
             if mel.shape[0] % self.row_repeats:

@@ -47,6 +47,14 @@ _PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 _MAX_WINDOWS_PER_30_SEC = 8
 
 
+def ends_ladder(compression_ratio: float, avg_logprob: float, no_speech_prob: float) -> bool:
+    """Whether a window's decode ends the fallback ladder: text that neither loops (compresses too
+    well) nor is unlikely, or unlikely text where the model hears no speech (the window is silence)."""
+    loops = compression_ratio > HALLUCINATION.max_compression_ratio
+    unlikely = avg_logprob < HALLUCINATION.min_avg_logprob
+    return not (loops or unlikely) or (unlikely and no_speech_prob > _NO_SPEECH)
+
+
 def half_weights(model: Any) -> None:
     """The model's matrix weights in float16, in place, for fp16 decoding; its layer norms stay float32.
 
@@ -83,6 +91,9 @@ class OpenAIWhisperASR:
         self.compute_type = "float16" if cuda else "float32"
         at_once = str(config.fallback_at_once).strip().lower()
         self.fallback_at_once = cuda if at_once == "auto" else parse_bool(at_once)  # see WhisperConfig
+        # with it, a window's rungs after the one kept stop there: the same outcome, fewer steps (off
+        # only to measure what that saves: scripts/gpu_check.py)
+        self.settle_rungs = True
         # a flag of the process (a TorchServe worker holds one model); why: WhisperConfig.cudnn_attention
         torch.backends.cuda.enable_cudnn_sdp(config.cudnn_attention)
         dims = ModelDimensions(**checkpoint["dims"])
@@ -201,12 +212,10 @@ class OpenAIWhisperASR:
                     ahead = yield from self._sampled(request, _FALLBACK_TEMPERATURES[rung - 1 :])
                 result = ahead.pop(0)
             tried.append(result)
-            loops = result.compression_ratio > HALLUCINATION.max_compression_ratio
-            unlikely = result.avg_logprob < HALLUCINATION.min_avg_logprob
-            if not loops:
+            if result.compression_ratio <= HALLUCINATION.max_compression_ratio:
                 not_looping.append(result)
-            if not (loops or unlikely) or (unlikely and result.no_speech_prob > _NO_SPEECH):  # good, or silence
-                return result
+            if ends_ladder(result.compression_ratio, result.avg_logprob, result.no_speech_prob):
+                return result  # the rungs after it, sampled at once, stopped there (BatchedTask._settle)
         return max(not_looping or tried, key=lambda r: r.avg_logprob)
 
     def _sampled(self, request: Request, temperatures: tuple[float, ...]) -> Generator[Request, Any, list[Any]]:
@@ -226,9 +235,14 @@ class OpenAIWhisperASR:
             rows = [replace(r, rungs=()) for r in requests for _ in head.rungs]
             temperatures = [t for _ in requests for t in head.rungs]
             results = self._decode_rows(rows, temperatures, repeats=len(head.rungs))  # each window encoded once
-            results = [replace(res, temperature=t) for res, t in zip(results, temperatures, strict=True)]
+            results = [
+                None if res is None else replace(res, temperature=t)
+                for res, t in zip(results, temperatures, strict=True)
+            ]
             n = len(head.rungs)
-            return [results[i : i + n] for i in range(0, len(results), n)]
+            # a rung stopped after the one that passed is None: the ladder never reads past that one
+            # (were it to, it would sample the rungs left again)
+            return [[res for res in results[i : i + n] if res is not None] for i in range(0, len(results), n)]
         return self._decode_rows(requests, None)
 
     def _decode_rows(self, requests: list[Request], temperatures: list[float] | None, repeats: int = 1) -> list[Any]:
@@ -282,7 +296,9 @@ class OpenAIWhisperASR:
         each clip's own, when sampling (None: ``options.temperature`` for all); ``repeats``: the mels
         come in runs of this many equal rows (one window at several temperatures), each run encoded once."""
         with self._torch.inference_mode():
-            task = batched_task_class()(self.model, options, languages, prompts, temperatures, repeats)
+            # runs of repeated rows are one window's ladder rungs: the later ones stop once it is decided
+            settle = ends_ladder if self.settle_rungs else None
+            task = batched_task_class()(self.model, options, languages, prompts, temperatures, repeats, settle)
             return task.run(mels)  # type: ignore[no-any-return]
 
     def _with_words(self, segments: list[Segment], tokenizer: Any, mel: Any, frames: int, seek: int) -> list[Segment]:

@@ -12,7 +12,8 @@ import pytest
 from eval.textnorm import normalize, wer
 from handlers.whisper.asr import WhisperASR, WhisperConfig
 from handlers.whisper.ct2_checkpoint import openai_state, read_ct2
-from handlers.whisper.openai_engine import OpenAIWhisperASR, half_weights
+from handlers.whisper.openai_engine import OpenAIWhisperASR, ends_ladder, half_weights
+from handlers.whisper.openai_windows import window_features
 from scripts.paths import WHISPER_WEIGHTS
 from tests.conftest import clips
 from tests.handlers.spies import record_decodes
@@ -233,6 +234,50 @@ def test_noise_and_a_few_samples_decode_to_nothing_as_in_ctranslate2(
     # a fixed temperature is the request's choice: no ladder, the loop comes back as decoded
     [fixed] = engine.transcribe_many([(jobs[0][0], DecodeOptions(language="en", temperature=0.0))])
     assert isinstance(fixed, Transcription) and fixed.text
+
+
+def test_a_windows_ladder_rungs_after_the_one_kept_stop_there(
+    engine: OpenAIWhisperASR, jfk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fallback_at_once samples a window at every rung left in one decode, and the ladder keeps the first
+    that passes: once it and the rungs before it have ended, the rungs after it stop (they come back as
+    None), so a hot rung that rambles on no longer holds the decode. The same draws keep the same rungs."""
+    import torch
+    from whisper.decoding import DecodingOptions
+
+    rungs = [0.2, 0.4, 0.6, 0.8, 1.0]
+    noise = (np.random.default_rng(0).standard_normal(16000) * 0.01).astype(np.float32)
+    speech = read_audio_file(jfk, 16000).samples
+    mels = torch.stack([window_features(engine._features(a), 0) for a in (speech, noise) for _ in rungs])
+    options = DecodingOptions(language="en", temperature=rungs[0], best_of=5, fp16=False)
+    steps: list[int] = []
+    step = engine.model.decoder.forward
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        steps[-1] += 1
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(engine.model.decoder, "forward", counted)
+    decoded: dict[bool, list[Any]] = {}
+    for settle in (False, True):
+        monkeypatch.setattr(engine, "settle_rungs", settle)
+        torch.manual_seed(1)
+        steps.append(0)
+        decoded[settle] = engine.decode(mels, options, None, None, rungs * 2, len(rungs))
+    every, settled = decoded[False], decoded[True]
+    assert steps[1] < steps[0], steps
+    for window in (0, 1):
+        rows = range(window * len(rungs), (window + 1) * len(rungs))
+        passing = [
+            i for i in rows if ends_ladder(every[i].compression_ratio, every[i].avg_logprob, every[i].no_speech_prob)
+        ]
+        kept = passing[0]  # the ladder's pick from the full decode
+        for i in rows:
+            if i <= kept:  # what the ladder reads: the same tokens as without stopping
+                assert settled[i].tokens == every[i].tokens and settled[i].avg_logprob == every[i].avg_logprob
+            else:
+                assert settled[i] is None
+    assert "fellow Americans" in every[0].text
 
 
 def test_a_clip_longer_than_a_window_takes_the_same_loop_its_first_window_in_the_batch(
