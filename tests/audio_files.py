@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import wave
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -13,15 +14,27 @@ SR = 16000
 
 
 def encode(
-    audio: np.ndarray, container: str, codec: str, rate: int = SR, options: dict[str, str] | None = None
+    audio: np.ndarray,
+    container: str,
+    codec: str,
+    rate: int = SR,
+    options: dict[str, str] | None = None,
+    start: float = 0.0,
 ) -> bytes:
-    """16 kHz float samples encoded with PyAV into ``container``/``codec`` at ``rate`` (``options``: the muxer's)."""
+    """16 kHz float samples encoded with PyAV into ``container``/``codec`` at ``rate`` (``options``: the muxer's),
+    the first sample at ``start`` seconds. FFmpeg's own Vorbis encoder writes only stereo (the channel twice)."""
     buf = io.BytesIO()
+    layout = "stereo" if codec == "vorbis" else "mono"
+    pcm = (audio * 32767).astype(np.int16)[None, :]
+    if layout == "stereo":
+        pcm = np.repeat(pcm, 2, axis=1)  # packed s16: left and right interleaved
     with av.open(buf, mode="w", format=container, options=options or {}) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+        # FFmpeg's Vorbis encoder is marked experimental, so it asks for the flag
+        stream = out.add_stream(codec, rate=rate, layout=layout, options={"strict": "experimental"})
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
         frame.sample_rate = SR
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+        frame.pts, frame.time_base = round(start * SR), Fraction(1, SR)  # without one, Ogg pages get wrong positions
+        resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=rate)
         for chunk in resampler.resample(frame) + resampler.resample(None):
             for packet in stream.encode(chunk):
                 out.mux(packet)

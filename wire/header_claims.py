@@ -12,10 +12,13 @@ shorter, whole recording. The decoder (``wire/audio.py``) asks this module inste
 - MP4/M4A/MOV: a top-level box that runs past the end of the upload is a cut file (when that box
   is the ``mdat`` before a ``moov`` index, FFmpeg cannot open the file at all).
 - Ogg: no length in the header, but a whole file ends with a complete page flagged end-of-stream;
-  a last page that is cut, or lacks the flag, means the recording broke off. For Opus, that page's
-  granule position, less the pre-skip of the first page, is the length at 48 kHz: FFmpeg takes the
-  length from the last page it can read, so a page damaged near the end made a file look whole and
-  shorter.
+  a last page that is cut, or lacks the flag, means the recording broke off. For Opus, Vorbis and
+  FLAC, that page's granule position (less Opus's pre-skip) is the length in samples at the rate
+  the first page names. FFmpeg measures from the first audio page it can read and to the last: a page
+  damaged near the end made a file look whole and shorter, and a Vorbis file missing 8 of its 11
+  seconds of pages was served as 2.8 s of audio, without a word. A stream whose first audio page
+  follows the headers directly and holds a later position than one page can carry starts late (a
+  cut from a live stream): its length is FFmpeg's, and there is no claim.
 Only bounded slices of the file are read (``HEAD_BYTES`` and ``TAIL_BYTES``). (CAF's frame count,
 which FFmpeg does keep as the header states it, is read in ``wire/audio.py``.)
 """
@@ -89,8 +92,17 @@ class _OggPage:
     flags: int
     granule: int  # -1: no packet ends on this page
     serial: int
+    sequence: int  # the page's number in its stream: a gap is a lost page
     payload: bytes
     end: int  # where the page ends in the bytes it was read from
+
+
+@dataclass(frozen=True)
+class _OggAudio:
+    serial: int
+    rate: int  # granule positions count samples at this rate
+    pre_skip: int  # samples at the start that are not audio (Opus's encoder delay)
+    page_samples: int  # the most one page can carry: 255 packets of the codec's longest
 
 
 def _ogg_page(data: bytes, at: int) -> _OggPage | None:
@@ -102,8 +114,8 @@ def _ogg_page(data: bytes, at: int) -> _OggPage | None:
     end = at + 27 + count + sum(table)
     if len(table) != count or end > len(data):
         return None
-    granule, serial = struct.unpack_from("<qI", data, at + 6)
-    return _OggPage(data[at + 5], granule, serial, data[at + 27 + count : end], end)
+    granule, serial, sequence = struct.unpack_from("<qII", data, at + 6)
+    return _OggPage(data[at + 5], granule, serial, sequence, data[at + 27 + count : end], end)
 
 
 def _ogg_claim(head: bytes, tail: bytes) -> HeaderClaim:
@@ -111,10 +123,9 @@ def _ogg_claim(head: bytes, tail: bytes) -> HeaderClaim:
     if last is None or not last.flags & _OGG_END_OF_STREAM:
         return HeaderClaim(cut=True)
     audio = _ogg_audio(head)
-    if audio is None or audio[0] != last.serial or last.granule <= 0:
-        return HeaderClaim()  # another stream's page, another codec, or no position: no length to hold
-    _, rate, pre_skip = audio
-    return HeaderClaim(seconds=max(last.granule - pre_skip, 0) / rate)
+    if audio is None or audio.serial != last.serial or last.granule <= 0 or _ogg_starts_late(head, audio):
+        return HeaderClaim()  # another stream's page, another codec, no position, a late start: no length to hold
+    return HeaderClaim(seconds=max(last.granule - audio.pre_skip, 0) / audio.rate)
 
 
 def _ogg_last_page(tail: bytes) -> _OggPage | None:
@@ -130,18 +141,36 @@ def _ogg_last_page(tail: bytes) -> _OggPage | None:
     return None
 
 
-def _ogg_audio(head: bytes) -> tuple[int, int, int] | None:
-    """(serial, granule rate, pre-skip) of the first Opus stream among the opening pages.
-
-    Vorbis and FLAC in Ogg count positions in samples at their own rate too; they are left without a
-    claim until a test holds them to real files (the test encoder here writes neither)."""
+def _ogg_audio(head: bytes) -> _OggAudio | None:
+    """The first Opus, Vorbis or FLAC stream among the opening pages (each opens with its codec's header)."""
     at = 0
     while (page := _ogg_page(head, at)) is not None and page.flags & _OGG_BEGINNING_OF_STREAM:
         data = page.payload
-        if data[:8] == b"OpusHead" and len(data) >= 12:
-            return page.serial, 48000, struct.unpack_from("<H", data, 10)[0]  # Opus positions count at 48 kHz
+        if data[:8] == b"OpusHead" and len(data) >= 12:  # positions at 48 kHz; packets of up to 120 ms
+            return _OggAudio(page.serial, 48000, struct.unpack_from("<H", data, 10)[0], 255 * 5760)
+        if data[:7] == b"\x01vorbis" and len(data) >= 29:  # identification header; blocks of up to 8192
+            (rate,) = struct.unpack_from("<I", data, 12)
+            return _OggAudio(page.serial, rate, 0, 255 * 4096) if rate else None
+        if data[:5] == b"\x7fFLAC" and data[9:13] == b"fLaC" and len(data) >= 17 + 18:  # mapping, STREAMINFO
+            info = data[17:]
+            rate = (info[10] << 12) | (info[11] << 4) | (info[12] >> 4)
+            return _OggAudio(page.serial, rate, 0, 255 * struct.unpack_from(">H", info, 2)[0]) if rate else None
         at = page.end
     return None
+
+
+def _ogg_starts_late(head: bytes, audio: _OggAudio) -> bool:
+    """Whether the stream's first audio page follows its headers directly and holds a later position
+    than one page can carry: the recording starts late, where FFmpeg's length (from the first
+    position) is the right one. After a gap in the page numbers, pages are lost and it starts at 0."""
+    at, sequence = 0, -1
+    while (page := _ogg_page(head, at)) is not None:
+        if page.serial == audio.serial:
+            if page.granule > 0:
+                return page.sequence == sequence + 1 and page.granule - audio.pre_skip > audio.page_samples
+            sequence = page.sequence
+        at = page.end
+    return False  # its first audio page lies beyond the head: taken to start at 0, as almost all do
 
 
 def _mp3_counts_frames(head: bytes) -> bool:

@@ -104,6 +104,8 @@ def test_a_cut_file_is_refused_not_returned_short(jfk: Path) -> None:
         ("caf", "pcm_s16le"),
         ("mp3", "libmp3lame"),  # LAME's Info frame counts the frames: the length is no estimate
         ("ogg", "libopus"),  # no length in the header; the missing end-of-stream page tells
+        ("ogg", "vorbis"),
+        ("ogg", "flac"),
         ("webm", "libopus"),
         ("aiff", "pcm_s16be"),
         ("flac", "flac"),
@@ -151,9 +153,12 @@ def test_damaged_packets_are_skipped_and_reported(data_dir: Path) -> None:
     assert decoded.warnings and "damaged packet" in decoded.warnings[0]
 
 
-def test_an_ogg_file_missing_pages_in_the_middle_says_so_or_is_refused(jfk: Path) -> None:
-    """FFmpeg skips the gap without an error; the last page's granule position still gives the whole length."""
-    whole = encode(read_audio_file(jfk, SR).samples, "ogg", "libopus")  # 11 s, about one second per page
+@pytest.mark.parametrize("codec", ["libopus", "vorbis", "flac"])
+def test_an_ogg_file_missing_pages_in_the_middle_says_so_or_is_refused(jfk: Path, codec: str) -> None:
+    """FFmpeg skips the gap without an error, and measures from the first audio page it reads: a Vorbis
+    file that kept its headers and its last three pages was served as 2.8 s of its 11, without a word.
+    The last page's granule position gives the whole length."""
+    whole = encode(read_audio_file(jfk, SR).samples, "ogg", codec)  # 11 s, about one second per page
     pages = [i for i in range(len(whole)) if whole.startswith(b"OggS", i)]
     middle = len(pages) // 2
 
@@ -164,3 +169,12 @@ def test_an_ogg_file_missing_pages_in_the_middle_says_so_or_is_refused(jfk: Path
     assert one_lost.seconds < 10.5 and any("missing or damaged" in w for w in one_lost.warnings), one_lost.warnings
     with pytest.raises(WireError, match="damaged or cut"):
         decode_audio(without(2, len(pages) - 3), LIMITS, SR)
+
+
+def test_an_ogg_stream_that_starts_late_is_served_whole(jfk: Path) -> None:
+    """A cut from a live stream keeps its positions: its first audio page, right after the headers, is an
+    hour in. Its length is from there (FFmpeg's), not the last position from 0 (an hour of missing audio).
+    (FFmpeg's own length of a late Opus or FLAC stream in Ogg counts from 0: those are refused as too long.)"""
+    late = encode(read_audio_file(jfk, SR).samples, "ogg", "vorbis", start=3600.0)
+    decoded = decode_audio(late, LIMITS, SR)
+    assert 10.9 < decoded.seconds < 11.2 and decoded.warnings == ()
