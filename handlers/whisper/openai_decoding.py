@@ -58,7 +58,7 @@ def timestamp_rules(logits: Any, tokens: Any, tokenizer: Any, sample_begin: int,
 def batched_task_class() -> Any:
     """The decode task for a batch of clips (built once, on first use: openai-whisper loads lazily).
 
-    Six changes to ``whisper.decoding.DecodingTask``:
+    Seven changes to ``whisper.decoding.DecodingTask``:
     - beam search over several clips works: since openai/whisper#1483 the encoder output is no longer
       repeated per beam, which only broadcasts for one clip (openai/whisper#2197, still open); here
       it is repeated as the rest of ``run`` expects, and language detection sees one row per clip;
