@@ -42,9 +42,13 @@ def test_a_wav_written_to_a_pipe_claims_nothing(speech: np.ndarray, placeholder:
     assert decoded.seconds == pytest.approx(11.0) and decoded.warnings == ()
 
 
-def test_an_ogg_file_is_whole_only_when_its_last_page_ends_the_stream(speech: np.ndarray) -> None:
-    whole = encode(speech, "ogg", "libopus")
-    assert claim(whole) == HeaderClaim(seconds=pytest.approx(11.0, abs=0.01))  # the last granule, less pre-skip
+OGG_CODECS = ["libopus", "vorbis", "flac"]
+
+
+@pytest.mark.parametrize("codec", OGG_CODECS)
+def test_an_ogg_file_is_whole_only_when_its_last_page_ends_the_stream(speech: np.ndarray, codec: str) -> None:
+    whole = encode(speech, "ogg", codec)
+    assert claim(whole) == HeaderClaim(seconds=pytest.approx(11.0, abs=0.01))  # the last granule (less pre-skip)
     assert claim(whole[:-100]).cut  # the last page is cut
     pages = whole.rfind(b"OggS")
     assert claim(whole[:pages]).cut  # whole pages, but none ends the stream
@@ -53,11 +57,12 @@ def test_an_ogg_file_is_whole_only_when_its_last_page_ends_the_stream(speech: np
     assert claim(bytes(unflagged)).cut
 
 
-def test_an_ogg_page_damaged_near_the_end_no_longer_hides_the_loss(speech: np.ndarray) -> None:
+@pytest.mark.parametrize("codec", OGG_CODECS)
+def test_an_ogg_page_damaged_near_the_end_no_longer_hides_the_loss(speech: np.ndarray, codec: str) -> None:
     """FFmpeg takes an Ogg file's length from the last page it can read. With more bytes lost inside
     the second-to-last page than the last page holds, reading that page's stated size swallows the
     last one, and the file passed as a whole, 10 s one (found by fuzzing; a 200 without a warning)."""
-    whole = encode(speech, "ogg", "libopus")
+    whole = encode(speech, "ogg", codec)
     pages = [i for i in range(len(whole)) if whole.startswith(b"OggS", i)]
     at = pages[-2] + 100
     damaged = whole[:at] + whole[at + len(whole) - pages[-1] + 200 :]
@@ -75,6 +80,17 @@ def test_an_ogg_length_is_only_read_from_the_audio_streams_own_last_page(speech:
     last = no_position.rfind(b"OggS")
     no_position[last + 6 : last + 14] = b"\xff" * 8  # granule -1: no packet ends on the page
     assert claim(bytes(no_position)) == HeaderClaim()
+
+
+@pytest.mark.parametrize("codec", OGG_CODECS)
+def test_an_ogg_stream_that_starts_late_claims_nothing(speech: np.ndarray, codec: str) -> None:
+    """Its first audio page follows the headers and is an hour in: not a loss, a late start."""
+    assert claim(encode(speech, "ogg", codec, start=3600.0)) == HeaderClaim()
+    # the same first positions after a gap in the page numbers: pages were lost, the claim is from 0
+    whole = encode(speech, "ogg", codec)
+    pages = [i for i in range(len(whole)) if whole.startswith(b"OggS", i)]
+    lost = whole[: pages[2]] + whole[pages[-3] :]
+    assert claim(lost) == HeaderClaim(seconds=pytest.approx(11.0, abs=0.01))
 
 
 def test_an_mp3_counts_its_frames_only_with_a_xing_frame(speech: np.ndarray) -> None:
