@@ -26,6 +26,7 @@ which FFmpeg does keep as the header states it, is read in ``wire/audio.py``.)
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["HEAD_BYTES", "TAIL_BYTES", "HeaderClaim", "header_claim"]
@@ -141,10 +142,19 @@ def _ogg_last_page(tail: bytes) -> _OggPage | None:
     return None
 
 
+def _ogg_pages(head: bytes) -> Iterator[_OggPage]:
+    """The whole pages ``head`` holds one after another from its start, up to the first that is not one."""
+    at = 0
+    while (page := _ogg_page(head, at)) is not None:
+        yield page
+        at = page.end
+
+
 def _ogg_audio(head: bytes) -> _OggAudio | None:
     """The first Opus, Vorbis or FLAC stream among the opening pages (each opens with its codec's header)."""
-    at = 0
-    while (page := _ogg_page(head, at)) is not None and page.flags & _OGG_BEGINNING_OF_STREAM:
+    for page in _ogg_pages(head):
+        if not page.flags & _OGG_BEGINNING_OF_STREAM:
+            break
         data = page.payload
         if data[:8] == b"OpusHead" and len(data) >= 12:  # positions at 48 kHz; packets of up to 120 ms
             return _OggAudio(page.serial, 48000, struct.unpack_from("<H", data, 10)[0], 255 * 5760)
@@ -155,7 +165,6 @@ def _ogg_audio(head: bytes) -> _OggAudio | None:
             info = data[17:]
             rate = (info[10] << 12) | (info[11] << 4) | (info[12] >> 4)
             return _OggAudio(page.serial, rate, 0, 255 * struct.unpack_from(">H", info, 2)[0]) if rate else None
-        at = page.end
     return None
 
 
@@ -163,13 +172,12 @@ def _ogg_starts_late(head: bytes, audio: _OggAudio) -> bool:
     """Whether the stream's first audio page follows its headers directly and holds a later position
     than one page can carry: the recording starts late, where FFmpeg's length (from the first
     position) is the right one. After a gap in the page numbers, pages are lost and it starts at 0."""
-    at, sequence = 0, -1
-    while (page := _ogg_page(head, at)) is not None:
+    sequence = -1
+    for page in _ogg_pages(head):
         if page.serial == audio.serial:
             if page.granule > 0:
                 return page.sequence == sequence + 1 and page.granule - audio.pre_skip > audio.page_samples
             sequence = page.sequence
-        at = page.end
     return False  # its first audio page lies beyond the head: taken to start at 0, as almost all do
 
 
